@@ -1,0 +1,119 @@
+"""Loading a class-labelled numeric CSV (the wine data by default) into a Dataset."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+MAX_ROWS = 100_000
+MAX_FEATURES = 200
+MAX_CLASSES = 10
+
+
+class DataError(ValueError):
+    """A CSV that cannot be trained on."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Raw features (N x F), labels (N,) as given, and the class values in order."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+    classes: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def f(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def k(self) -> int:
+        return len(self.classes)
+
+    def onehot(self) -> np.ndarray:
+        return (self.labels[:, None] == np.asarray(self.classes)[None, :]).astype(float)
+
+    def class_index(self) -> np.ndarray:
+        """1-based index of each sample's class, the way MATCH counts."""
+        return np.searchsorted(np.asarray(self.classes), self.labels) + 1.0
+
+
+def wine_path() -> Path:
+    return Path(str(resources.files("xlnet").joinpath("wine.csv")))
+
+
+def load_wine() -> Dataset:
+    """The UCI wine cultivar data shipped with xlnet (178 samples, 13 features, 3 classes)."""
+    return load_csv(wine_path(), target="Cultivar")
+
+
+def load_csv(path: str | Path, target: str | None = None) -> Dataset:
+    """Read a CSV whose columns are numeric features and one class column (`target`,
+    default the first column)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    if not rows:
+        raise DataError(f"{path}: the file is empty")
+    header = [h.strip() for h in rows[0]]
+    if len(set(header)) != len(header):
+        raise DataError(f"{path}: the header repeats a column name")
+    if target is None:
+        target = header[0]
+    if target not in header:
+        raise DataError(f"{path}: no column named {target!r} in the header")
+    body = rows[1:]
+    if not body:
+        raise DataError(f"{path}: no data rows")
+    if len(body) > MAX_ROWS:
+        raise DataError(f"{path}: {len(body)} rows; at most {MAX_ROWS} are supported")
+    if len(header) - 1 > MAX_FEATURES:
+        raise DataError(f"{path}: {len(header) - 1} features; at most {MAX_FEATURES}")
+    values = np.empty((len(body), len(header)))
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {i} has {len(row)} fields, the header {len(header)}")
+        for j, cell in enumerate(row):
+            try:
+                v = float(cell)
+            except ValueError:
+                raise DataError(
+                    f"{path}: line {i}, column {header[j]!r}: {cell!r} is not a number"
+                ) from None
+            if not math.isfinite(v):
+                raise DataError(f"{path}: line {i}, column {header[j]!r}: {cell!r} is not finite")
+            values[i - 2, j] = v
+    t = header.index(target)
+    labels = values[:, t]
+    classes = tuple(float(c) for c in np.unique(labels))
+    if len(classes) < 2:
+        raise DataError(f"{path}: column {target!r} holds a single class; need at least 2")
+    if len(classes) > MAX_CLASSES:
+        raise DataError(f"{path}: column {target!r} holds {len(classes)} classes; at most 10")
+    features = np.delete(values, t, axis=1)
+    if features.shape[1] == 0:
+        raise DataError(f"{path}: no feature columns besides {target!r}")
+    names = tuple(h for j, h in enumerate(header) if j != t)
+    constant = [names[j] for j in range(features.shape[1]) if np.ptp(features[:, j]) == 0]
+    if constant:
+        raise DataError(f"{path}: column {constant[0]!r} is constant; it cannot be normalised")
+    return Dataset(features, labels, names, target, classes)

@@ -1,0 +1,381 @@
+"""Recalculates every formula of a workbook read from a file, with the `formulas` package.
+
+Independent of the code that wrote the workbook: it sees only the formulas in the file. Each
+distinct relative (R1C1) formula is parsed and compiled by `formulas` once, then called for every
+cell that shares it; cells are evaluated in dependency order found from their references.
+Cached values in the file are never used: only entered values (numbers, text) are inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import schedula as sh
+from formulas import Parser
+from formulas.tokens.operand import XlError
+
+from . import a1
+from .xlsxio import Book
+
+EMPTY = sh.EMPTY
+
+
+class EvalError(ValueError):
+    """A workbook the evaluator cannot compute (circular or unsupported references)."""
+
+
+@dataclass(frozen=True)
+class CellError:
+    """An error value in a cell (#VALUE!, #NUM!, ...), with why when we know it."""
+
+    code: str
+    why: str = ""
+
+    def __str__(self) -> str:
+        return self.code
+
+
+_TOKEN = re.compile(
+    r"""
+      (?P<str>"(?:[^"]|"")*")
+    | (?<![\w.$'])(?P<ref>
+          (?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?
+          (?P<c1>\$?[A-Za-z]{1,3})(?P<r1>\$?[0-9]+)
+          (?::(?P<c2>\$?[A-Za-z]{1,3})(?P<r2>\$?[0-9]+))?
+      )(?![\w(.!:])
+    | (?<![\w.$'])(?P<name>[A-Za-z_\\][\w.]*)(?![\w(.!:])
+    """,
+    re.X,
+)
+
+Ref = tuple[int, int, int, int, int]  # sheet index, r0, c0, r1, c1 (inclusive, 0-based)
+
+
+@dataclass
+class _Compiled:
+    func: Callable
+    order: list[int]  # for each input of func, the index of the textual reference feeding it
+
+
+@dataclass
+class Result:
+    """Values of every cell after recalculation, and the formulas that produced them."""
+
+    sheet_names: list[str]
+    grids: list[np.ndarray]
+    formulas: dict[tuple[int, int, int], str] = field(default_factory=dict)
+    evaluated: int = 0
+
+    def index(self, sheet: str) -> int:
+        for i, name in enumerate(self.sheet_names):
+            if name.upper() == sheet.upper():
+                return i
+        raise KeyError(sheet)
+
+    def value(self, sheet: str, row: int, col: int):
+        grid = self.grids[self.index(sheet)]
+        if row < grid.shape[0] and col < grid.shape[1]:
+            return grid[row, col]
+        return EMPTY
+
+    def formula(self, sheet: str, row: int, col: int) -> str | None:
+        return self.formulas.get((self.index(sheet), row, col))
+
+    def error_cells(self) -> list[str]:
+        """Every formula cell holding an error value, as "Sheet!A1 #CODE"."""
+        out = []
+        for s, r, c in sorted(self.formulas):
+            grid = self.grids[s]
+            v = grid[r, c] if r < grid.shape[0] and c < grid.shape[1] else EMPTY
+            if _is_error(v):
+                out.append(f"{self.sheet_names[s]}!{a1.cell(r, c)} {v}")
+        return out
+
+
+def _is_error(v) -> bool:
+    return isinstance(v, CellError | XlError) or (isinstance(v, str) and v in _XL_ERRORS)
+
+
+def from_cached(book: Book, cached: dict[str, dict[tuple[int, int], object]]) -> Result:
+    """A Result holding the values another engine saved (e.g. LibreOffice after recalculating),
+    with the formulas of `book` for reporting."""
+    names = list(book.sheets)
+    grids, formulas = [], {}
+    for s, name in enumerate(names):
+        values = cached.get(name, {})
+        sheet = book.sheets[name]
+        extent = [1, 1]
+        for r, c in list(values) + list(sheet.formulas) + list(sheet.arrays):
+            extent = [max(extent[0], r + 1), max(extent[1], c + 1)]
+        for (r, c), (_, nr, nc) in sheet.arrays.items():
+            extent = [max(extent[0], r + nr), max(extent[1], c + nc)]
+        grid = np.full(tuple(extent), EMPTY, dtype=object)
+        for (r, c), v in values.items():
+            grid[r, c] = _input_value(v)
+        grids.append(grid)
+        for (r, c), text in sheet.formulas.items():
+            formulas[(s, r, c)] = text
+        for (r, c), (text, nr, nc) in sheet.arrays.items():
+            for i in range(nr):
+                for j in range(nc):
+                    formulas[(s, r + i, c + j)] = "{" + text + "}"
+    return Result(names, grids, formulas, len(formulas))
+
+
+class _Evaluator:
+    def __init__(self, book: Book) -> None:
+        self.book = book
+        self.sheet_names = list(book.sheets)
+        self.sheet_index = {n.upper(): i for i, n in enumerate(self.sheet_names)}
+        self.parser = Parser()
+        self.cache: dict[str, _Compiled | CellError] = {}
+        self.names: dict[str, Ref] = {}
+        for name, text in book.names.items():
+            ref = self._parse_name_target(name, text)
+            if ref is not None:
+                self.names[name] = ref
+
+    # --- references -------------------------------------------------------------------
+    def _sheet(self, quoted: str | None, here: int) -> int:
+        if quoted is None:
+            return here
+        name = quoted[1:-1].replace("''", "'") if quoted.startswith("'") else quoted
+        try:
+            return self.sheet_index[name.upper()]
+        except KeyError:
+            raise EvalError(f"reference to a missing sheet {name!r}") from None
+
+    def _ref(self, m: re.Match, here: int) -> tuple[Ref, tuple[bool, bool, bool, bool]]:
+        c1, r1 = m.group("c1"), m.group("r1")
+        c2, r2 = m.group("c2") or c1, m.group("r2") or r1
+        s = self._sheet(m.group("sheet"), here)
+        rows = (int(r1.lstrip("$")) - 1, int(r2.lstrip("$")) - 1)
+        cols = (a1.col_index(c1.lstrip("$")), a1.col_index(c2.lstrip("$")))
+        if min(rows) < 0:
+            raise EvalError(f"row 0 in reference {m.group('ref')!r}")
+        ref = (s, min(rows), min(cols), max(rows), max(cols))
+        flags = (r1.startswith("$"), c1.startswith("$"), r2.startswith("$"), c2.startswith("$"))
+        return ref, flags
+
+    def _parse_name_target(self, name: str, text: str) -> Ref | None:
+        text = text.lstrip("=")
+        m = _TOKEN.fullmatch(text)
+        if not m or not m.group("ref"):
+            return None  # a constant or a formula name; unsupported until used
+        try:
+            return self._ref(m, 0)[0]
+        except EvalError:
+            return None
+
+    def tokenize(self, text: str, here: int, row: int, col: int) -> tuple[str, list[Ref]]:
+        """The relative (R1C1) key of a formula and its references in textual order."""
+        refs: list[Ref] = []
+        out: list[str] = []
+        pos = 0
+        for m in _TOKEN.finditer(text):
+            if m.group("str"):
+                continue
+            if m.group("ref"):
+                ref, (ra, ca, ra2, ca2) = self._ref(m, here)
+                sheet = m.group("sheet")
+                piece = (sheet.upper() + "!" if sheet else "") + _r1c1(
+                    ref[1], ref[2], ra, ca, row, col
+                )
+                if m.group("c2"):
+                    piece += ":" + _r1c1(ref[3], ref[4], ra2, ca2, row, col)
+            else:
+                name = m.group("name").upper()
+                if name not in self.names:
+                    if name in self.book.names:
+                        raise EvalError(f"defined name {name} is not a plain cell range")
+                    continue
+                ref, piece = self.names[name], name
+            out.append(text[pos : m.start()])
+            out.append(piece)
+            pos = m.end()
+            refs.append(ref)
+        out.append(text[pos:])
+        return "".join(out), refs
+
+    # --- compiling ------------------------------------------------------------------------
+    def compile(self, key: str, text: str, here: int, refs: list[Ref]) -> _Compiled | CellError:
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        try:
+            func = self.parser.ast(text)[1].compile()
+        except Exception as exc:  # formulas raises many types for what it cannot parse
+            compiled: _Compiled | CellError = CellError("#NAME?", f"cannot compile: {exc}")
+        else:
+            order = []
+            for inp in func.inputs:
+                m = _TOKEN.fullmatch(inp)
+                if m and m.group("name") and m.group("name").upper() in self.names:
+                    target = self.names[m.group("name").upper()]
+                elif m and m.group("ref"):
+                    target = self._ref(m, here)[0]
+                else:
+                    raise EvalError(f"unsupported reference {inp!r} in {text}")
+                try:
+                    order.append(refs.index(target))
+                except ValueError:
+                    raise EvalError(f"cannot match input {inp!r} of {text}") from None
+            compiled = _Compiled(func, order)
+        self.cache[key] = compiled
+        return compiled
+
+
+def _r1c1(r: int, c: int, r_abs: bool, c_abs: bool, row: int, col: int) -> str:
+    return (f"R{r}" if r_abs else f"R[{r - row}]") + (f"C{c}" if c_abs else f"C[{c - col}]")
+
+
+def _scalar(v):
+    if isinstance(v, XlError):
+        return CellError(str(v))
+    if isinstance(v, np.generic):
+        return v.item()
+    if v is EMPTY:
+        return 0.0
+    return v
+
+
+def evaluate(book: Book, progress: Callable[[int, int], None] | None = None) -> Result:
+    """Recompute every formula cell of `book`; entered values are the only inputs."""
+    ev = _Evaluator(book)
+    n_sheets = len(ev.sheet_names)
+    # Per cell: sheet, row, col -> (formula text, rows, cols) for arrays (1, 1 for a cell).
+    nodes: dict[tuple[int, int, int], tuple[str, int, int]] = {}
+    for s, sheet in enumerate(book.sheets.values()):
+        for (r, c), text in sheet.formulas.items():
+            nodes[(s, r, c)] = (text, 1, 1)
+        for (r, c), (text, nr, nc) in sheet.arrays.items():
+            nodes[(s, r, c)] = (text, nr, nc)
+    parsed: dict[tuple[int, int, int], tuple[str, list[Ref]]] = {}
+    extent = [[1, 1] for _ in range(n_sheets)]
+    for s, sheet in enumerate(book.sheets.values()):
+        for r, c in sheet.values:
+            extent[s][0], extent[s][1] = max(extent[s][0], r + 1), max(extent[s][1], c + 1)
+    for (s, r, c), (text, nr, nc) in nodes.items():
+        key, refs = ev.tokenize(text[1:] if text.startswith("=") else text, s, r, c)
+        parsed[(s, r, c)] = (key, refs)
+        extent[s][0], extent[s][1] = max(extent[s][0], r + nr), max(extent[s][1], c + nc)
+        for rs, _, _, r1, c1 in refs:
+            extent[rs][0], extent[rs][1] = max(extent[rs][0], r1 + 1), max(extent[rs][1], c1 + 1)
+    grids = [np.full(tuple(e), EMPTY, dtype=object) for e in extent]
+    done = [np.ones(tuple(e), dtype=bool) for e in extent]
+    master: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    for s, sheet in enumerate(book.sheets.values()):
+        for (r, c), v in sheet.values.items():
+            grids[s][r, c] = _input_value(v)
+    for (s, r, c), (_, nr, nc) in nodes.items():
+        done[s][r : r + nr, c : c + nc] = False
+        if nr * nc > 1:
+            for rr in range(r, r + nr):
+                for cc in range(c, c + nc):
+                    master[(s, rr, cc)] = (s, r, c)
+    result = Result(ev.sheet_names, grids)
+    total, count = len(nodes), 0
+
+    def pending_of(node: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        for s, r0, c0, r1, c1 in parsed[node][1]:
+            window = done[s][r0 : r1 + 1, c0 : c1 + 1]
+            if not window.all():
+                i, j = np.argwhere(~window)[0]
+                dep = (s, r0 + int(i), c0 + int(j))
+                return master.get(dep, dep)
+        return None
+
+    for start in nodes:
+        s0, r0, c0 = start
+        if done[s0][r0, c0]:
+            continue
+        stack = [start]
+        on_stack = {start}
+        while stack:
+            node = stack[-1]
+            dep = pending_of(node)
+            if dep is not None:
+                if dep in on_stack:
+                    raise EvalError(f"circular reference through {_name(ev, dep)}")
+                stack.append(dep)
+                on_stack.add(dep)
+                continue
+            stack.pop()
+            on_stack.discard(node)
+            _compute(ev, node, nodes[node], parsed[node], grids, done, result)
+            count += 1
+            if progress is not None and count % 2000 == 0:
+                progress(count, total)
+    if progress is not None:
+        progress(total, total)
+    result.evaluated = total
+    return result
+
+
+def _name(ev: _Evaluator, node: tuple[int, int, int]) -> str:
+    s, r, c = node
+    return f"{ev.sheet_names[s]}!{a1.cell(r, c)}"
+
+
+def _compute(ev, node, spec, parsed, grids, done, result) -> None:
+    s, r, c = node
+    text, nr, nc = spec
+    key, refs = parsed
+    body = text[1:] if text.startswith("=") else text
+    compiled = ev.compile(key, "=" + body, s, refs)
+    if isinstance(compiled, CellError):
+        out = np.full((nr, nc), compiled, dtype=object)
+    else:
+        args = []
+        for k in compiled.order:
+            rs, r0, c0, r1, c1 = refs[k]
+            args.append(grids[rs][r0 : r1 + 1, c0 : c1 + 1])
+        try:
+            res = compiled.func(*args)
+        except Exception as exc:  # a function failing is an error value, as in a spreadsheet
+            res = CellError("#VALUE!", f"evaluation failed: {exc}")
+        out = _shape(res, nr, nc)
+    grids[s][r : r + nr, c : c + nc] = out
+    done[s][r : r + nr, c : c + nc] = True
+    for i in range(nr):
+        for j in range(nc):
+            result.formulas[(s, r + i, c + j)] = text if nr * nc == 1 else "{" + text + "}"
+
+
+def _shape(res, nr: int, nc: int) -> np.ndarray:
+    out = np.empty((nr, nc), dtype=object)
+    if isinstance(res, np.ndarray) and res.size > 1:
+        if nr * nc == 1:
+            # A plain formula that yields an array: Excel and LibreOffice would implicitly
+            # intersect or show #VALUE!; flag it rather than pick an element.
+            out[0, 0] = CellError("#VALUE!", "array result in a single cell")
+            return out
+        arr = res if res.ndim == 2 else res.reshape(1, -1)
+        for i in range(nr):
+            for j in range(nc):
+                ii = i if arr.shape[0] > 1 else 0
+                jj = j if arr.shape[1] > 1 else 0
+                inside = (arr.shape[0] == 1 or i < arr.shape[0]) and (
+                    arr.shape[1] == 1 or j < arr.shape[1]
+                )
+                out[i, j] = _scalar(arr[ii, jj]) if inside else CellError("#N/A")
+        return out
+    v = res.ravel()[0] if isinstance(res, np.ndarray) else res
+    out[:, :] = _scalar(v) if not isinstance(v, CellError) else v
+    return out
+
+
+def _input_value(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str) and v.startswith("#") and v.endswith(("!", "?", "A")):
+        return XlError(v) if v in _XL_ERRORS else v
+    return v
+
+
+_XL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}

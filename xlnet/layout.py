@@ -1,0 +1,162 @@
+"""Pure addressing: where every tensor of every epoch lives (sheet and cell range).
+
+The NumPy trainer, the formula writer and the read-back all ask this module, so they cannot
+disagree about where a block is. Nothing here touches a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import a1
+
+if TYPE_CHECKING:
+    from .program import Program
+
+ABOUT = "About"
+SUMMARY = "Summary"
+SETTINGS = "Settings"
+DATA = "Data"
+INIT = "Init"
+TRAIN = "Train"
+SHEETS = (ABOUT, SUMMARY, SETTINGS, DATA, INIT, TRAIN)
+
+LR_NAME = "learning_rate"
+N_NAME = "n_samples"
+
+# Settings sheet: key, label, meaning. Row i+1 (0-based) holds setting i; column B the value.
+SETTING_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("model", "Model", "logreg (13 -> 3) or mlp (13 -> H -> 3, tanh hidden layer)"),
+    ("output", "Output", "softmax + cross-entropy, or one sigmoid per class + binary CE"),
+    ("hidden", "Hidden size", "units in the hidden layer (mlp only)"),
+    ("epochs", "Epochs", "full-batch gradient-descent steps written below each other"),
+    (LR_NAME, "Learning rate", "defined name learning_rate: change it and the run recomputes"),
+    (N_NAME, "Sample count", "defined name n_samples: the N in the means and in dW = X'dZ/N"),
+    ("seed", "Seed", "seed of the initial weights on the Init sheet"),
+    ("layout", "Layout", "cells: one formula per scalar, one block per epoch"),
+    ("features", "Features", "number of input features"),
+    ("classes", "Classes", "number of classes"),
+    ("version", "xlnet version", "the version that wrote this workbook"),
+)
+SETTING_KEYS = tuple(k for k, _, _ in SETTING_ROWS)
+
+DATA_TOP = 4  # first sample row (0-based) on the Data sheet; rows above hold titles and stats
+LABEL_COL = 0  # the class label of each sample, left of the raw features
+BAND_HEADER = 2  # rows above each epoch's blocks: the epoch title, then the block headers
+
+
+@dataclass(frozen=True)
+class Block:
+    """A rectangle of cells on one sheet, 0-based top-left, with A1 helpers for formulas."""
+
+    sheet: str
+    row: int
+    col: int
+    nrows: int
+    ncols: int
+
+    def _prefix(self, here: str) -> str:
+        return "" if here == self.sheet else a1.quote_sheet(self.sheet) + "!"
+
+    def ref(self, i: int, j: int, here: str, row_abs: bool = False, col_abs: bool = False) -> str:
+        return self._prefix(here) + a1.cell(self.row + i, self.col + j, row_abs, col_abs)
+
+    def row_range(self, i: int, here: str) -> str:
+        """Row i of the block, columns anchored so the formula can be filled right."""
+        r = self.row + i
+        left = a1.cell(r, self.col, col_abs=True)
+        right = a1.cell(r, self.col + self.ncols - 1, col_abs=True)
+        return f"{self._prefix(here)}{left}:{right}"
+
+    def col_range(self, j: int, here: str) -> str:
+        """Column j of the block, rows anchored so the formula can be filled down."""
+        c = self.col + j
+        top = a1.cell(self.row, c, row_abs=True)
+        bottom = a1.cell(self.row + self.nrows - 1, c, row_abs=True)
+        return f"{self._prefix(here)}{top}:{bottom}"
+
+    def whole(self, here: str) -> str:
+        tl = a1.cell(self.row, self.col, True, True)
+        br = a1.cell(self.row + self.nrows - 1, self.col + self.ncols - 1, True, True)
+        return (
+            f"{self._prefix(here)}{tl}:{br}"
+            if self.nrows * self.ncols > 1
+            else (self._prefix(here) + tl)
+        )
+
+    def cells(self):
+        for i in range(self.nrows):
+            for j in range(self.ncols):
+                yield i, j, self.row + i, self.col + j
+
+    @property
+    def a1(self) -> str:
+        return self.whole(here="")
+
+
+def setting_block(key: str) -> Block:
+    """The value cell of a setting; the same in every workbook."""
+    return Block(SETTINGS, 1 + SETTING_KEYS.index(key), 1, 1, 1)
+
+
+class Layout:
+    """Where each (tensor, epoch) of a program sits in the `cells` layout."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        d = program.dims
+        self._data: dict[str, Block] = {
+            "Label": Block(DATA, DATA_TOP, LABEL_COL, d.n, 1),
+            "Raw": Block(DATA, DATA_TOP, 1, d.n, d.f),
+            "Mean": Block(DATA, 1, 1, 1, d.f),
+            "Std": Block(DATA, 2, 1, 1, d.f),
+            "Classes": Block(DATA, DATA_TOP - 1, d.f + 2, 1, d.k),
+            "Y": Block(DATA, DATA_TOP, d.f + 2, d.n, d.k),
+            "X": Block(DATA, DATA_TOP, d.f + d.k + 3, d.n, d.f),
+        }
+        self._init: dict[str, Block] = {}
+        col = 1
+        for p in program.params:
+            rows, cols = program.tensors[p]
+            self._init[p] = Block(INIT, 2, col, rows, cols)
+            col += cols + 1
+        self._band_cols: dict[str, tuple[int, int, int]] = {}
+        col, tallest = 1, 0
+        for step in program.epoch_steps:
+            rows, cols = program.tensors[step.out]
+            self._band_cols[step.out] = (col, rows, cols)
+            col += cols + 1
+            tallest = max(tallest, rows)
+        self.band_height = BAND_HEADER + tallest + 1
+        self.train_cols = col
+        e = program.spec.epochs
+        self._summary = {
+            "Summary Loss": Block(SUMMARY, 1, 1, e, 1),
+            "Summary Accuracy": Block(SUMMARY, 1, 2, e, 1),
+        }
+        last_row = self.band_top(e) + self.band_height
+        if last_row > a1.MAX_ROWS:
+            raise ValueError(f"{e} epochs need {last_row} rows; a sheet holds {a1.MAX_ROWS}")
+
+    def band_top(self, epoch: int) -> int:
+        """0-based row of the title of epoch `epoch` (1-based) on the Train sheet."""
+        return (epoch - 1) * self.band_height
+
+    def block(self, name: str, epoch: int | None = None) -> Block:
+        if name in self._data:
+            return self._data[name]
+        if name in self._summary:
+            return self._summary[name]
+        if epoch == 0 and name.startswith("New "):
+            return self._init[name[4:]]
+        if epoch is None or not 1 <= epoch <= self.program.spec.epochs:
+            raise KeyError(f"no block {name!r} at epoch {epoch}")
+        col, rows, cols = self._band_cols[name]
+        return Block(TRAIN, self.band_top(epoch) + BAND_HEADER, col, rows, cols)
+
+    def setting(self, key: str) -> Block:
+        return setting_block(key)
+
+    def summary_epoch_block(self) -> Block:
+        return Block(SUMMARY, 1, 0, self.program.spec.epochs, 1)

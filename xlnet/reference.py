@@ -1,0 +1,113 @@
+"""The NumPy trainer: every tensor of every epoch, computed from the workbook's own inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ops import Env
+from .program import DATA_TENSORS, SUMMARY_TENSORS, Program
+
+Key = tuple[str, "int | None"]
+
+# Initial weights are rounded so that they read back from the file bit for bit and stay legible.
+INIT_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a training run reads: the numbers entered on the Data, Init, Settings sheets."""
+
+    raw: np.ndarray  # N x F
+    label: np.ndarray  # N x 1
+    classes: np.ndarray  # 1 x K
+    init: dict[str, np.ndarray] = field(default_factory=dict)
+    lr: float = 1.0
+    n: float = 0.0  # the divisor N; the sample count unless a user changed it
+
+
+def initial_params(program: Program, seed: int) -> dict[str, np.ndarray]:
+    """Glorot-uniform weights and zero biases, reproducible from the seed."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for p in program.params:
+        rows, cols = program.tensors[p]
+        if p.startswith("W"):
+            limit = np.sqrt(6.0 / (rows + cols))
+            out[p] = np.round(rng.uniform(-limit, limit, size=(rows, cols)), INIT_DECIMALS)
+        else:
+            out[p] = np.zeros((rows, cols))
+    return out
+
+
+def run_data(program: Program, inputs: Inputs) -> dict[Key, np.ndarray]:
+    env = Env(inputs.lr, inputs.n)
+    values: dict[Key, np.ndarray] = {
+        ("Label", None): inputs.label,
+        ("Raw", None): inputs.raw,
+        ("Classes", None): inputs.classes,
+    }
+    for step in program.data_steps:
+        values[(step.out, None)] = step.op.numpy(env, *(values[(a.name, None)] for a in step.args))
+    return values
+
+
+def run_epoch(
+    program: Program, env: Env, values: dict[Key, np.ndarray], epoch: int
+) -> dict[Key, np.ndarray]:
+    """Adds epoch `epoch`'s tensors to `values` (which holds the data and epoch-1's)."""
+    for step in program.epoch_steps:
+        args = (values[program.locate(a, epoch)] for a in step.args)
+        values[(step.out, epoch)] = step.op.numpy(env, *args)
+    return values
+
+
+def train(program: Program, inputs: Inputs) -> dict[Key, np.ndarray]:
+    """Every tensor of every epoch, keyed (name, epoch); data tensors have epoch None."""
+    env = Env(inputs.lr, inputs.n)
+    values = run_data(program, inputs)
+    for p in program.params:
+        values[("New " + p, 0)] = np.asarray(inputs.init[p], dtype=float)
+    for epoch in range(1, program.spec.epochs + 1):
+        run_epoch(program, env, values, epoch)
+    for name, per_epoch in SUMMARY_TENSORS.items():
+        values[(name, None)] = np.array(
+            [[values[(per_epoch, e)][0, 0]] for e in range(1, program.spec.epochs + 1)]
+        )
+    return values
+
+
+def loss_and_grads(
+    program: Program, data: dict[Key, np.ndarray], params: dict[str, np.ndarray], n: float
+) -> tuple[float, dict[str, np.ndarray]]:
+    """One epoch from `params`: the mean loss and the gradient of each parameter."""
+    values = {k: v for k, v in data.items() if k[0] in DATA_TENSORS}
+    for p, v in params.items():
+        values[("New " + p, 0)] = v
+    run_epoch(program, Env(lr=0.0, n=n), values, 1)
+    return float(values[("Loss", 1)][0, 0]), {p: values[("d" + p, 1)] for p in params}
+
+
+def finite_difference_grads(
+    program: Program,
+    data: dict[Key, np.ndarray],
+    params: dict[str, np.ndarray],
+    n: float,
+    h: float = 1e-6,
+) -> dict[str, np.ndarray]:
+    """Central differences (L(p+h) - L(p-h)) / 2h of the mean loss, entry by entry."""
+    grads: dict[str, np.ndarray] = {}
+    for p, v in params.items():
+        g = np.zeros_like(v)
+        for idx in np.ndindex(v.shape):
+            plus = {q: w.copy() for q, w in params.items()}
+            minus = {q: w.copy() for q, w in params.items()}
+            plus[p][idx] += h
+            minus[p][idx] -= h
+            g[idx] = (
+                loss_and_grads(program, data, plus, n)[0]
+                - loss_and_grads(program, data, minus, n)[0]
+            ) / (2 * h)
+        grads[p] = g
+    return grads

@@ -1,0 +1,283 @@
+"""Compares a recalculated workbook with the NumPy reference: a report, block by block."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import a1
+from .evaluate import EMPTY, CellError, Result, evaluate, from_cached
+from .layout import (
+    DATA,
+    DATA_TOP,
+    INIT,
+    LABEL_COL,
+    LR_NAME,
+    N_NAME,
+    SETTINGS,
+    SHEETS,
+    Block,
+    Layout,
+    setting_block,
+)
+from .program import DATA_TENSORS, INPUTS, SUMMARY_TENSORS, Program, build_program
+from .reference import Inputs, Key, train
+from .spec import Spec, SpecError
+from .xlsxio import Book, BookError, read_book, read_cached
+
+# |got - expected| <= TOLERANCE * max(|expected|, 1): relative for values above 1 and absolute
+# below, since differences such as dZ = A - Y cancel and leave ~1e-16 absolute noise.
+TOLERANCE = 1e-9
+ENGINES = ("formulas", "libreoffice")
+
+
+@dataclass
+class BlockCheck:
+    block: str
+    epoch: int | None
+    cells: int
+    max_abs_error: float
+    max_rel_error: float
+    status: str  # "ok" or "FAIL"
+    wrong_cells: int = 0
+    cell: str | None = None
+    formula: str | None = None
+    expected: float | None = None
+    got: object = None
+    problem: str | None = None
+
+
+@dataclass
+class Report:
+    file: str
+    engine: str
+    tolerance: float
+    blocks: list[BlockCheck] = field(default_factory=list)
+    error_cells: list[str] = field(default_factory=list)
+    formula_cells: int = 0
+    unchecked_formulas: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error_cells and all(b.status == "ok" for b in self.blocks)
+
+    @property
+    def failures(self) -> list[BlockCheck]:
+        return [b for b in self.blocks if b.status != "ok"]
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.file,
+            "engine": self.engine,
+            "tolerance": self.tolerance,
+            "ok": self.ok,
+            "formula_cells": self.formula_cells,
+            "unchecked_formulas": self.unchecked_formulas,
+            "error_cells": self.error_cells,
+            "blocks": [_jsonable(asdict(b)) for b in self.blocks],
+            "failures": [_jsonable(asdict(b)) for b in self.failures],
+        }
+
+    def table(self) -> str:
+        head = (
+            f"{'block':<18} {'epoch':>5} {'cells':>6} {'max abs err':>12} "
+            f"{'max rel err':>12}  status"
+        )
+        lines = [head, "-" * len(head)]
+        for b in self.blocks:
+            ep = "-" if b.epoch is None else str(b.epoch)
+            lines.append(
+                f"{b.block:<18} {ep:>5} {b.cells:>6} {b.max_abs_error:>12.3e} "
+                f"{b.max_rel_error:>12.3e}  {b.status}"
+            )
+        for b in self.failures:
+            lines.append(
+                f"FAIL {b.block} epoch {b.epoch if b.epoch is not None else '-'}: "
+                f"{b.wrong_cells} of {b.cells} cells wrong; first {b.cell} {b.formula} "
+                f"expected {b.expected!r} got {b.got!r}" + (f" ({b.problem})" if b.problem else "")
+            )
+        for e in self.error_cells[:20]:
+            lines.append(f"ERROR CELL {e}")
+        verdict = "OK" if self.ok else "FAILED"
+        lines.append(
+            f"{verdict}: {self.formula_cells} formula cells recomputed with {self.engine}; "
+            f"{len(self.blocks) - len(self.failures)}/{len(self.blocks)} blocks within "
+            f"{self.tolerance:g}; {len(self.error_cells)} error cells"
+        )
+        return "\n".join(lines)
+
+
+def _jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        non_finite = isinstance(v, float) and not math.isfinite(v)
+        if non_finite or (v is not None and not isinstance(v, str | int | float | bool)):
+            v = str(v)
+        out[k] = v
+    return out
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a file says about its own training run: structure and inputs."""
+
+    program: Program
+    layout: Layout
+    inputs: Inputs
+
+
+def read_run(book: Book) -> Run:
+    """Spec, data, initial weights, learning rate and N, all as entered in the file."""
+    for name in SHEETS:
+        book.sheet(name)  # raises when a sheet is missing
+    settings = book.sheet(SETTINGS).values
+
+    def setting(key: str):
+        b = setting_block(key)
+        v = settings.get((b.row, b.col))
+        if v is None:
+            raise BookError(f"{book.path}: Settings!{a1.cell(b.row, b.col)} ({key}) is empty")
+        return v
+
+    try:
+        spec = Spec(
+            model=str(setting("model")),
+            output=str(setting("output")),
+            hidden=int(setting("hidden")) if str(setting("model")) == "mlp" else 5,
+            epochs=int(setting("epochs")),
+            seed=int(setting("seed")),
+            layout=str(setting("layout")),
+        )
+        f, k = int(setting("features")), int(setting("classes"))
+        lr, n_div = float(setting(LR_NAME)), float(setting(N_NAME))
+    except (SpecError, TypeError, ValueError) as exc:
+        raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
+    data = book.sheet(DATA).values
+    n = 0
+    while (DATA_TOP + n, LABEL_COL) in data:
+        n += 1
+    if n == 0:
+        raise BookError(f"{book.path}: the Data sheet holds no samples")
+    program = build_program(spec, n, f, k)
+    layout = Layout(program)
+
+    def numbers(sheet_values, block: Block, what: str) -> np.ndarray:
+        out = np.empty((block.nrows, block.ncols))
+        for i, j, r, c in block.cells():
+            v = sheet_values.get((r, c))
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise BookError(
+                    f"{book.path}: {block.sheet}!{a1.cell(r, c)} ({what}) should hold a number, "
+                    f"found {v!r}"
+                )
+            out[i, j] = float(v)
+        return out
+
+    inputs = Inputs(
+        raw=numbers(data, layout.block("Raw"), "raw data"),
+        label=numbers(data, layout.block("Label"), "label"),
+        classes=numbers(data, layout.block("Classes"), "class value"),
+        init={
+            p: numbers(book.sheet(INIT).values, layout.block("New " + p, 0), p)
+            for p in program.params
+        },
+        lr=lr,
+        n=n_div,
+    )
+    return Run(program, layout, inputs)
+
+
+def blocks_to_check(run: Run) -> list[tuple[str, int | None, Block]]:
+    p, layout = run.program, run.layout
+    out: list[tuple[str, int | None, Block]] = [
+        (n, None, layout.block(n)) for n in DATA_TENSORS if n not in INPUTS
+    ]
+    for e in range(1, p.spec.epochs + 1):
+        out += [(s.out, e, layout.block(s.out, e)) for s in p.epoch_steps]
+    out += [(n, None, layout.block(n)) for n in SUMMARY_TENSORS]
+    return out
+
+
+def compare(
+    run: Run, result: Result, expected: dict[Key, np.ndarray], tolerance: float = TOLERANCE
+) -> list[BlockCheck]:
+    checks = []
+    for name, epoch, block in blocks_to_check(run):
+        checks.append(_check_block(name, epoch, block, result, expected[(name, epoch)], tolerance))
+    return checks
+
+
+def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol) -> BlockCheck:
+    s = result.index(block.sheet)
+    grid = result.grids[s]
+    max_abs = max_rel = 0.0
+    wrong = 0
+    first = None
+    for i, j, r, c in block.cells():
+        got = grid[r, c] if r < grid.shape[0] and c < grid.shape[1] else None
+        e = float(exp[i, j])
+        formula = result.formulas.get((s, r, c))
+        problem = None
+        if formula is None:
+            problem = "empty" if got is None or got is EMPTY else "not a formula"
+        elif (
+            isinstance(got, CellError) or not isinstance(got, int | float) or isinstance(got, bool)
+        ):
+            problem = (
+                f"not a number{': ' + got.why if isinstance(got, CellError) and got.why else ''}"
+            )
+        else:
+            d = abs(float(got) - e)
+            rel = d / max(abs(e), 1.0)
+            if not math.isfinite(d):
+                problem = "not finite"
+            else:
+                max_abs, max_rel = max(max_abs, d), max(max_rel, rel)
+                if rel > tol:
+                    problem = "differs"
+        if problem:
+            wrong += 1
+            if first is None:
+                first = (a1.cell(r, c), formula, e, got, problem)
+    if first:
+        cell, formula, e, got, problem = first
+        return BlockCheck(name, epoch, block.nrows * block.ncols, max_abs, max_rel, "FAIL",
+                          wrong, f"{block.sheet}!{cell}", formula, e, got, problem)  # fmt: skip
+    return BlockCheck(name, epoch, block.nrows * block.ncols, max_abs, max_rel, "ok")
+
+
+def verify(
+    path: str | Path,
+    engine: str = "formulas",
+    tolerance: float = TOLERANCE,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Recompute every formula of the file with `engine` and compare it with NumPy."""
+    book = read_book(path)
+    run = read_run(book)
+    expected = train(run.program, run.inputs)
+    if engine == "formulas":
+        result = evaluate(book, progress=progress)
+    elif engine == "libreoffice":
+        from .libreoffice import recalculate
+
+        with tempfile.TemporaryDirectory(prefix="xlnet-verify-") as tmp:
+            result = from_cached(book, read_cached(recalculate(path, tmp)))
+    else:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    report = Report(str(path), engine, tolerance)
+    report.blocks = compare(run, result, expected, tolerance)
+    report.formula_cells = len(result.formulas)
+    checked = {
+        (result.index(b.sheet), r, c)
+        for _, _, b in blocks_to_check(run)
+        for _, _, r, c in b.cells()
+    }
+    report.unchecked_formulas = len(result.formulas.keys() - checked)
+    report.error_cells = result.error_cells()
+    return report

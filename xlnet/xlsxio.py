@@ -1,0 +1,113 @@
+"""Reading .xlsx files (openpyxl lives behind this module): formulas, values and names."""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.formula import ArrayFormula
+
+from . import a1
+
+
+class BookError(ValueError):
+    """A file that is not an .xlsx workbook xlnet can read."""
+
+
+@dataclass
+class Sheet:
+    name: str
+    values: dict[tuple[int, int], object] = field(default_factory=dict)  # entered values
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # "=..." per cell
+    arrays: dict[tuple[int, int], tuple[str, int, int]] = field(default_factory=dict)
+    # arrays: top-left -> (formula, rows, cols) of a legacy (CSE) array formula
+
+
+@dataclass
+class Book:
+    path: Path
+    sheets: dict[str, Sheet]
+    names: dict[str, str]  # defined name (upper case) -> its formula text, e.g. "Settings!$B$6"
+
+    def sheet(self, name: str) -> Sheet:
+        for s in self.sheets.values():
+            if s.name.upper() == name.upper():
+                return s
+        raise BookError(f"{self.path}: no sheet named {name!r}")
+
+
+def _open(path: Path, data_only: bool):
+    if not path.exists():
+        raise BookError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise BookError(f"{path}: not an .xlsx file (not a zip archive)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise BookError(f"{path}: cannot read as .xlsx ({exc})") from None
+
+
+def read_book(path: str | Path) -> Book:
+    """Every sheet's entered values and formulas, and the workbook's defined names."""
+    path = Path(path)
+    wb = _open(path, data_only=False)
+    try:
+        sheets: dict[str, Sheet] = {}
+        for ws in wb.worksheets:
+            sheet = Sheet(ws.title)
+            for row in ws.iter_rows():
+                for c in row:
+                    v = c.value
+                    if v is None or not hasattr(c, "row"):
+                        continue
+                    rc = (c.row - 1, c.column - 1)
+                    if isinstance(v, ArrayFormula):
+                        (r0, c0), (r1, c1) = _bounds(v.ref)
+                        sheet.arrays[rc] = (v.text, r1 - r0 + 1, c1 - c0 + 1)
+                    elif isinstance(v, str) and v.startswith("=") and len(v) > 1:
+                        sheet.formulas[rc] = v
+                    else:
+                        sheet.values[rc] = v
+            # Cells covered by an array formula hold cached values only: drop them.
+            for (r0, c0), (_, nr, nc) in sheet.arrays.items():
+                for r in range(r0, r0 + nr):
+                    for c in range(c0, c0 + nc):
+                        sheet.values.pop((r, c), None)
+            sheets[ws.title] = sheet
+        names = {}
+        for name, dn in wb.defined_names.items():
+            if dn.attr_text:
+                names[name.upper()] = dn.attr_text
+        return Book(path, sheets, names)
+    finally:
+        wb.close()
+
+
+def read_cached(path: str | Path) -> dict[str, dict[tuple[int, int], object]]:
+    """The values a file holds as saved (after LibreOffice recalculated it, say)."""
+    path = Path(path)
+    wb = _open(path, data_only=True)
+    try:
+        out: dict[str, dict[tuple[int, int], object]] = {}
+        for ws in wb.worksheets:
+            cells: dict[tuple[int, int], object] = {}
+            for row in ws.iter_rows():
+                for c in row:
+                    if c.value is not None and hasattr(c, "row"):
+                        cells[(c.row - 1, c.column - 1)] = c.value
+            out[ws.title] = cells
+        return out
+    finally:
+        wb.close()
+
+
+def _bounds(ref: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    parts = ref.replace("$", "").split(":")
+    start = a1.parse_cell(parts[0])
+    return start, a1.parse_cell(parts[-1])
