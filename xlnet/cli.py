@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, DataError, BookError, EvalError, LibreOfficeError) as exc:
         print(f"xlnet: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # unreadable input, unwritable output, disk full
+        print(f"xlnet: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("xlnet: interrupted", file=sys.stderr)
         return 130

@@ -14,7 +14,7 @@ DEFAULT_HIDDEN = 5  # the book's two-layer net
 DEFAULT_SEED = 0
 
 # Bounds keep a build inside what a spreadsheet (1,048,576 rows) and a verify can carry.
-MAX_EPOCHS = 5000
+MAX_EPOCHS = 1000
 MAX_HIDDEN = 64
 
 

@@ -134,8 +134,8 @@ def _write(
     for p in program.params:
         w.wb.define_name(f"{p}_init", "=" + layout.block("New " + p, 0).a1)
         w.wb.define_name(f"{p}_final", "=" + layout.block("New " + p, spec.epochs).a1)
-    w.wb.define_name("X", "=" + layout.block("X").a1)
-    w.wb.define_name("Y", "=" + layout.block("Y").a1)
+    w.wb.define_name("features_normalised", "=" + layout.block("X").a1)
+    w.wb.define_name("targets_onehot", "=" + layout.block("Y").a1)
     w.sheets[ABOUT].activate()
     w.wb.close()
     return w.formulas

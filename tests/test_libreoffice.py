@@ -1,0 +1,55 @@
+"""The real client: headless LibreOffice, forced to recalculate, against the NumPy reference."""
+
+import pytest
+
+from conftest import MODELS_OUTPUTS, SMALL_EPOCHS
+from xlnet.layout import TRAIN
+from xlnet.libreoffice import recalculate
+from xlnet.verify import read_run, verify
+from xlnet.xlsxio import read_book, read_cached
+from xlsx_edit import set_all_cached, set_formula
+
+pytestmark = pytest.mark.libreoffice
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize(("model", "output"), MODELS_OUTPUTS)
+def test_libreoffice_agrees_with_numpy(need_soffice, small_books, model, output):
+    report = verify(small_books[(model, output)], engine="libreoffice")
+    assert report.ok, report.table()
+    assert report.error_cells == []
+    assert report.unchecked_formulas == 0
+    assert sum(b.cells for b in report.blocks) == report.formula_cells
+
+
+def test_no_error_cells_anywhere(need_soffice, small_books, tmp_path):
+    out = recalculate(small_books[("mlp", "sigmoid")], tmp_path)
+    errors = [
+        (sheet, rc, v)
+        for sheet, cells in read_cached(out).items()
+        for rc, v in cells.items()
+        if isinstance(v, str) and v.startswith("#") and v.rstrip("!?").isupper()
+    ]
+    assert errors == []
+
+
+def test_recalculation_is_forced(need_soffice, small_books, tmp_path):
+    """A workbook whose cached values are all wrong comes back right: LibreOffice recalculated."""
+    bad = tmp_path / "stale.xlsx"
+    set_all_cached(small_books[("logreg", "softmax")], bad, TRAIN, "12345")
+    out = recalculate(bad, tmp_path / "out")
+    assert 12345 not in read_cached(out)[TRAIN].values()
+    assert verify(bad, engine="libreoffice").ok
+
+
+def test_wrong_formula_is_caught(need_soffice, small_books, tmp_path):
+    src = small_books[("mlp", "softmax")]
+    run = read_run(read_book(src))
+    cell = run.layout.block("dZ1", SMALL_EPOCHS).ref(7, 1, TRAIN)
+    bad = tmp_path / "wrong.xlsx"
+    old = set_formula(src, bad, TRAIN, cell, "")
+    set_formula(src, bad, TRAIN, cell, old.replace("(1-", "(2-"))
+    report = verify(bad, engine="libreoffice")
+    assert not report.ok
+    first = report.failures[0]
+    assert (first.block, first.epoch, first.cell) == ("dZ1", SMALL_EPOCHS, f"{TRAIN}!{cell}")

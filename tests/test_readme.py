@@ -1,0 +1,69 @@
+"""The README's two quick-start commands work from a clean copy, and CI runs the second."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IGNORE = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", ".pytest_cache",
+                                ".ruff_cache", ".hypothesis", "build", "*.xlsx")  # fmt: skip
+
+
+def quick_start() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [b.strip() for b in re.findall(r"```\n(.*?)```", section, re.S)]
+
+
+def test_two_commands_and_ci_runs_the_test_command():
+    commands = quick_start()
+    assert len(commands) == 2
+    assert all("\n" not in c for c in commands), "each quick-start command is one line"
+    main, tests = commands
+    assert "xlnet build" in main and "xlnet verify" in main
+    assert "pytest" in tests
+    assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def _run_in_copy(command: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, symlinks=True, ignore=IGNORE)
+    clean = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    clean["PATH"] = os.pathsep.join(
+        p for p in clean.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
+    return subprocess.run(["bash", "-c", command], cwd=repo, capture_output=True, text=True,
+                          env={**clean, **env}, timeout=1200, check=False)  # fmt: skip
+
+
+@pytest.mark.skipif(bool(os.environ.get("XLNET_INNER_RUN")), reason="already inside a README run")
+def test_main_command_builds_and_verifies(tmp_path):
+    main, _ = quick_start()
+    result = _run_in_copy(main, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "repo" / "wine-net.xlsx").exists()
+    assert "OK:" in result.stdout and "wrote" in result.stdout
+
+
+@pytest.mark.skipif(bool(os.environ.get("XLNET_INNER_RUN")), reason="already inside a README run")
+def test_test_command_runs(tmp_path):
+    # Inside, XLNET_INNER_RUN keeps only the smoke tests (conftest.py), so this cannot recurse.
+    _, tests = quick_start()
+    result = _run_in_copy(tests, tmp_path, XLNET_INNER_RUN="1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
+    assert " failed" not in result.stdout
+
+
+def test_code_is_ruff_clean():
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True,
+                                check=False)  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,173 @@
+"""build -> verify round trips with the formulas engine, and verify's ability to fail."""
+
+import json
+import shutil
+
+import openpyxl
+import pytest
+
+from conftest import MODELS_OUTPUTS, SMALL_EPOCHS, small_spec
+from xlnet.evaluate import EvalError, evaluate
+from xlnet.layout import LR_NAME, TRAIN, Layout, setting_block
+from xlnet.program import build_program
+from xlnet.verify import TOLERANCE, read_run, verify
+from xlnet.workbook import build
+from xlnet.xlsxio import read_book, read_cached
+from xlsx_edit import set_all_cached, set_formula
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize(("model", "output"), MODELS_OUTPUTS)
+def test_round_trip(small_books, model, output):
+    report = verify(small_books[(model, output)])
+    assert report.ok, report.table()
+    assert report.unchecked_formulas == 0
+    assert report.error_cells == []
+    epochs = {b.epoch for b in report.blocks if b.epoch is not None}
+    assert epochs == set(range(1, SMALL_EPOCHS + 1))
+    names = {b.block for b in report.blocks}
+    assert {"X", "Y", "Mean", "Std", "Sample Loss", "Loss", "Accuracy", "New W1"} <= names
+    assert all(b.max_rel_error <= TOLERANCE for b in report.blocks)
+
+
+def test_every_block_cell_is_a_formula(small_books):
+    path = small_books[("mlp", "softmax")]
+    book = read_book(path)
+    run = read_run(book)
+    train = book.sheet(TRAIN)
+    for step in run.program.epoch_steps:
+        block = run.layout.block(step.out, 2)
+        for _, _, r, c in block.cells():
+            assert (r, c) in train.formulas, f"{step.out} at {r},{c} is not a formula"
+    assert not train.values.keys() - {
+        (run.layout.band_top(e) + i, c)
+        for e in range(1, SMALL_EPOCHS + 1)
+        for i in (0, 1)
+        for c in range(run.layout.train_cols)
+    }, "the Train sheet holds only formulas besides its titles and headers"
+
+
+def test_cached_values_are_not_trusted(small_books, tmp_path):
+    src = small_books[("logreg", "softmax")]
+    bad = tmp_path / "stale.xlsx"
+    assert set_all_cached(src, bad, TRAIN, "12345") > 1000
+    cached = read_cached(bad)[TRAIN]
+    assert 12345 in cached.values()
+    report = verify(bad)
+    assert report.ok, report.table()
+
+
+def test_broken_formula_in_late_epoch_is_named(small_books, tmp_path):
+    src = small_books[("mlp", "softmax")]
+    run = read_run(read_book(src))
+    block = run.layout.block("New W2", SMALL_EPOCHS)
+    cell = block.ref(1, 2, TRAIN)
+    bad = tmp_path / "broken.xlsx"
+    old = set_formula(src, bad, TRAIN, cell, "")
+    set_formula(src, bad, TRAIN, cell, old.replace("-learning_rate", "+learning_rate"))
+    report = verify(bad)
+    assert not report.ok
+    (failure,) = report.failures  # the summary reads Loss, which this cell does not feed
+    assert (failure.block, failure.epoch) == ("New W2", SMALL_EPOCHS)
+    assert failure.cell == f"{TRAIN}!{cell}"
+    assert "+learning_rate" in failure.formula
+    assert failure.wrong_cells == 1
+    assert failure.expected != failure.got
+
+
+def test_broken_formula_early_reports_first_block(small_books, tmp_path):
+    src = small_books[("logreg", "sigmoid")]
+    run = read_run(read_book(src))
+    cell = run.layout.block("dZ1", 2).ref(5, 0, TRAIN)
+    bad = tmp_path / "broken.xlsx"
+    old = set_formula(src, bad, TRAIN, cell, "")
+    set_formula(src, bad, TRAIN, cell, old + "*2")
+    report = verify(bad)
+    first = report.failures[0]
+    assert (first.block, first.epoch) == ("dZ1", 2)
+    assert {(f.block, f.epoch) for f in report.failures} >= {("dW1", 2), ("New W1", 2)}
+
+
+def test_edited_learning_rate_still_verifies(small_books, tmp_path):
+    src = small_books[("mlp", "sigmoid")]
+    edited = tmp_path / "lr.xlsx"
+    shutil.copy(src, edited)
+    wb = openpyxl.load_workbook(edited)
+    b = setting_block(LR_NAME)
+    assert wb[b.sheet].cell(b.row + 1, b.col + 1).value == 1.0
+    wb[b.sheet].cell(b.row + 1, b.col + 1).value = 0.25
+    wb.save(edited)
+    before = verify(src)
+    after = verify(edited)
+    assert after.ok, after.table()
+    book_before, book_after = read_book(src), read_book(edited)
+    loss = read_run(book_after).layout.block("Loss", SMALL_EPOCHS)
+    v_before = evaluate(book_before).value(TRAIN, loss.row, loss.col)
+    v_after = evaluate(book_after).value(TRAIN, loss.row, loss.col)
+    assert before.ok and abs(v_before - v_after) > 1e-3
+
+
+def test_json_report(small_books):
+    report = verify(small_books[("logreg", "softmax")])
+    data = json.loads(json.dumps(report.to_json()))
+    assert data["ok"] is True
+    assert {"block", "epoch", "max_abs_error", "max_rel_error", "status"} <= data["blocks"][
+        0
+    ].keys()
+
+
+def test_evaluator_flags_implicit_intersection(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "ii.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_column(0, 0, [1, 2, 3])
+    ws.write_formula("B1", "=SUM(A1:A3*2)")  # an array formula in Excel, #VALUE! without CSE
+    ws.write_formula("C1", "=SUMPRODUCT(A1:A3*2)")
+    ws.write_formula("D1", "=A1:A3*2")
+    wb.close()
+    result = evaluate(read_book(path))
+    assert result.value("S", 0, 2) == 12
+    assert str(result.value("S", 0, 3)) == "#VALUE!"
+
+
+def test_evaluator_rejects_circular_references(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "circ.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_formula("A1", "=B1+1")
+    ws.write_formula("B1", "=A1+1")
+    wb.close()
+    with pytest.raises(EvalError, match="circular"):
+        evaluate(read_book(path))
+
+
+def test_evaluator_handles_array_formulas(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "arr.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_row(0, 0, [1, 2, 3])
+    ws.write_array_formula("A2:C2", "{=A1:C1*2}")
+    ws.write_formula("D2", "=SUM(A2:C2)")
+    wb.close()
+    result = evaluate(read_book(path))
+    assert [result.value("S", 1, c) for c in range(4)] == [2, 4, 6, 12]
+
+
+def test_same_command_same_bytes(tmp_path, wine):
+    spec = small_spec("logreg", "softmax", epochs=2)
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    build(spec, wine, a)
+    build(spec, wine, b)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_layout_fits_the_sheet():
+    spec = small_spec("mlp", "softmax", epochs=200)
+    with pytest.raises(ValueError, match="rows"):
+        Layout(build_program(spec, 10_000, 13, 3))  # 200 bands of 10,003 rows

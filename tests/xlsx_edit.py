@@ -1,0 +1,59 @@
+"""Test helper: change a cell's formula or cached value inside an .xlsx, byte-level."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+
+def sheet_part(path: Path, sheet: str) -> str:
+    with zipfile.ZipFile(path) as z:
+        wb = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+    rid = re.search(rf'<sheet name="{re.escape(sheet)}" sheetId="\d+" r:id="(rId\d+)"', wb)[1]
+    target = re.search(rf'Id="{rid}" Type="[^"]+" Target="([^"]+)"', rels)
+    if target is None:
+        target = re.search(rf'Target="([^"]+)"[^>]*Id="{rid}"', rels)
+    return "xl/" + target[1].lstrip("/").removeprefix("xl/")
+
+
+def rewrite(src: Path, dst: Path, part: str, edit) -> None:
+    """Copy `src` to `dst`, passing the XML of `part` through `edit(text) -> text`."""
+    tmp = dst.with_suffix(".tmp")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == part:
+                data = edit(data.decode()).encode()
+            zout.writestr(item, data)
+    shutil.move(tmp, dst)
+
+
+def set_formula(src: Path, dst: Path, sheet: str, cell: str, formula: str) -> str:
+    """Replace the formula of `cell`; returns the old formula."""
+    old = {}
+
+    def edit(xml: str) -> str:
+        pat = re.compile(rf'(<c r="{cell}"[^>]*>)<f>([^<]*)</f>')
+        m = pat.search(xml)
+        assert m, f"no formula at {sheet}!{cell}"
+        old["f"] = m[2]
+        return xml[: m.start()] + m[1] + f"<f>{formula}</f>" + xml[m.end() :]
+
+    rewrite(src, dst, sheet_part(src, sheet), edit)
+    return old["f"]
+
+
+def set_all_cached(src: Path, dst: Path, sheet: str, value: str) -> int:
+    """Replace the cached value of every formula cell of `sheet`; returns how many."""
+    count = 0
+
+    def edit(xml: str) -> str:
+        nonlocal count
+        xml, count = re.subn(r"(</f>)<v>[^<]*</v>", rf"\g<1><v>{value}</v>", xml)
+        return xml
+
+    rewrite(src, dst, sheet_part(src, sheet), edit)
+    return count
