@@ -36,11 +36,12 @@ def test_matches_the_books_data_sheet():
     book = Path(__file__).resolve().parents[2] / "shared" / "klaas" / "ch1-excel-exercise.xlsx"
     if not book.exists():
         pytest.skip("the book's workbook is not beside this checkout")
-    ws = openpyxl.load_workbook(book, read_only=True)["Data"]
-    rows = np.array(
-        [[c for c in r[:14]] for r in ws.iter_rows(min_row=3, max_row=180, values_only=True)],
-        dtype=float,
-    )
+    wb = openpyxl.load_workbook(book, read_only=True)
+    try:
+        cells = wb["Data"].iter_rows(min_row=3, max_row=180, max_col=14, values_only=True)
+        rows = np.array([list(r) for r in cells], dtype=float)
+    finally:
+        wb.close()
     ds = load_wine()
     assert np.array_equal(rows[:, 0], ds.labels)
     assert np.array_equal(rows[:, 1:], ds.features)
