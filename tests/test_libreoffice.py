@@ -53,3 +53,22 @@ def test_wrong_formula_is_caught(need_soffice, small_books, tmp_path):
     assert not report.ok
     first = report.failures[0]
     assert (first.block, first.epoch, first.cell) == ("dZ1", SMALL_EPOCHS, f"{TRAIN}!{cell}")
+
+
+def test_file_saved_by_libreoffice_with_new_learning_rate_verifies(
+    need_soffice, small_books, tmp_path
+):
+    """A user changes learning_rate and saves in LibreOffice: the file still verifies."""
+    import openpyxl
+
+    from xlnet.layout import LR_NAME, setting_block
+
+    edited = tmp_path / "edited.xlsx"
+    wb = openpyxl.load_workbook(small_books[("logreg", "sigmoid")])
+    b = setting_block(LR_NAME)
+    wb[b.sheet].cell(b.row + 1, b.col + 1).value = 3.5
+    wb.save(edited)
+    saved = recalculate(edited, tmp_path / "lo")  # opened, recalculated and saved by LibreOffice
+    report = verify(saved)
+    assert report.ok, report.table()
+    assert read_run(read_book(saved)).inputs.lr == 3.5

@@ -6,12 +6,8 @@ import pytest
 from conftest import MODELS_OUTPUTS, small_spec
 from xlnet.ops import EXP_CLAMP, OPS, Env
 from xlnet.program import build_program
-from xlnet.reference import finite_difference_grads, loss_and_grads, run_data, train
+from xlnet.reference import FD_TOLERANCE, finite_difference_grads, loss_and_grads, run_data, train
 from xlnet.workbook import inputs_for
-
-# Central differences with h = 1e-6 are good to ~1e-9 on these losses; an analytic gradient
-# that is wrong by a factor, a sign or a missing term is off by far more.
-FD_TOLERANCE = 1e-7
 
 
 def _setup(model, output, wine, seed=3):

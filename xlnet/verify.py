@@ -26,7 +26,7 @@ from .layout import (
     setting_block,
 )
 from .program import DATA_TENSORS, INPUTS, SUMMARY_TENSORS, Program, build_program
-from .reference import Inputs, Key, train
+from .reference import FD_TOLERANCE, Inputs, Key, gradient_check, train
 from .spec import Spec, SpecError
 from .xlsxio import Book, BookError, read_book, read_cached
 
@@ -106,8 +106,9 @@ class Report:
         verdict = "OK" if self.ok else "FAILED"
         lines.append(
             f"{verdict}: {self.formula_cells} formula cells recomputed with {self.engine}; "
-            f"{len(self.blocks) - len(self.failures)}/{len(self.blocks)} blocks within "
-            f"{self.tolerance:g}; {len(self.error_cells)} error cells"
+            f"{len(self.blocks) - len(self.failures)}/{len(self.blocks)} checks passed "
+            f"(formula blocks within {self.tolerance:g}, reference gradients within "
+            f"{FD_TOLERANCE:g} of finite differences); {len(self.error_cells)} error cells"
         )
         return "\n".join(lines)
 
@@ -251,6 +252,16 @@ def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol
     return BlockCheck(name, epoch, block.nrows * block.ncols, max_abs, max_rel, "ok")
 
 
+def reference_self_check(run: Run) -> BlockCheck:
+    """The NumPy reference's gradients against central finite differences, at the file's
+    initial weights: the row that says the reference itself can be trusted."""
+    worst, count = gradient_check(run.program, run.inputs)
+    ok = worst <= FD_TOLERANCE
+    return BlockCheck("FD gradient check", None, count, worst, worst,
+                      "ok" if ok else "FAIL", 0 if ok else count,
+                      problem=None if ok else f"exceeds {FD_TOLERANCE:g}")  # fmt: skip
+
+
 def verify(
     path: str | Path,
     engine: str = "formulas",
@@ -272,6 +283,7 @@ def verify(
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     report = Report(str(path), engine, tolerance)
     report.blocks = compare(run, result, expected, tolerance)
+    report.blocks.append(reference_self_check(run))
     report.formula_cells = len(result.formulas)
     checked = {
         (result.index(b.sheet), r, c)
