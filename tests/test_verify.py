@@ -10,7 +10,7 @@ from conftest import MODELS_OUTPUTS, SMALL_EPOCHS, small_spec
 from xlnet.evaluate import EvalError, evaluate
 from xlnet.layout import LR_NAME, TRAIN, Layout, setting_block
 from xlnet.program import build_program
-from xlnet.verify import TOLERANCE, read_run, verify
+from xlnet.verify import FD_CHECK, TOLERANCE, read_run, verify
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import set_all_cached, set_formula
@@ -28,7 +28,7 @@ def test_round_trip(small_books, model, output):
     names = {b.block for b in report.blocks}
     assert {"X", "Y", "Mean", "Std", "Sample Loss", "Loss", "Accuracy", "New W1"} <= names
     assert all(b.max_rel_error <= TOLERANCE for b in report.blocks if b.epoch is not None)
-    (fd,) = [b for b in report.blocks if b.block == "FD gradient check"]
+    (fd,) = [b for b in report.blocks if b.block == FD_CHECK]
     assert fd.status == "ok" and fd.cells > 0
 
 

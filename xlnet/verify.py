@@ -34,6 +34,7 @@ from .xlsxio import Book, BookError, read_book, read_cached
 # below, since differences such as dZ = A - Y cancel and leave ~1e-16 absolute noise.
 TOLERANCE = 1e-9
 ENGINES = ("formulas", "libreoffice")
+FD_CHECK = "FD gradient check"  # the report row of the reference's own gradient check
 
 
 @dataclass
@@ -257,7 +258,7 @@ def reference_self_check(run: Run) -> BlockCheck:
     initial weights: the row that says the reference itself can be trusted."""
     worst, count = gradient_check(run.program, run.inputs)
     ok = worst <= FD_TOLERANCE
-    return BlockCheck("FD gradient check", None, count, worst, worst,
+    return BlockCheck(FD_CHECK, None, count, worst, worst,
                       "ok" if ok else "FAIL", 0 if ok else count,
                       problem=None if ok else f"exceeds {FD_TOLERANCE:g}")  # fmt: skip
 
