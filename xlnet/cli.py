@@ -18,6 +18,10 @@ from .spec import (
     DEFAULT_LR,
     DEFAULT_SEED,
     LAYOUTS,
+    MAX_EPOCHS,
+    MAX_HIDDEN,
+    MAX_LR,
+    MAX_SEED,
     MODELS,
     OUTPUTS,
     Spec,
@@ -37,14 +41,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
+def _int_in(lo: int, hi: int):
+    """An argparse type: an integer from lo to hi."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, got {v}")
+        return v
+
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -52,18 +61,8 @@ def _positive_float(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= v < 2**32:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 4294967295, got {v}")
+    if not 0 < v < MAX_LR:
+        raise argparse.ArgumentTypeError(f"must be a positive number below {MAX_LR:g}, got {text}")
     return v
 
 
@@ -107,7 +106,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--out", required=True, metavar="FILE", help="output .xlsx path")
     b.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=_int_in(1, MAX_EPOCHS),
         default=DEFAULT_EPOCHS,
         help=f"gradient-descent steps (default {DEFAULT_EPOCHS}, as in the book)",
     )
@@ -119,13 +118,13 @@ def make_parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--hidden",
-        type=_positive_int,
+        type=_int_in(1, MAX_HIDDEN),
         default=DEFAULT_HIDDEN,
         help=f"hidden units of mlp (default {DEFAULT_HIDDEN}, as in the book)",
     )
     b.add_argument(
         "--seed",
-        type=_seed,
+        type=_int_in(0, MAX_SEED),
         default=DEFAULT_SEED,
         help=f"seed of the initial weights (default {DEFAULT_SEED})",
     )

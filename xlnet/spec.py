@@ -16,6 +16,8 @@ DEFAULT_SEED = 0
 # Bounds keep a build inside what a spreadsheet (1,048,576 rows) and a verify can carry.
 MAX_EPOCHS = 1000
 MAX_HIDDEN = 64
+MAX_LR = 1e6
+MAX_SEED = 2**32 - 1
 
 
 class SpecError(ValueError):
@@ -44,10 +46,10 @@ class Spec:
         if not isinstance(self.hidden, int) or not 1 <= self.hidden <= MAX_HIDDEN:
             raise SpecError(f"hidden must be an integer from 1 to {MAX_HIDDEN}, got {self.hidden}")
         lr = float(self.lr)
-        if not (lr > 0 and lr < 1e6):
-            raise SpecError(f"learning rate must be a positive number below 1e6, got {self.lr}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise SpecError(f"seed must be an integer from 0 to 2**32-1, got {self.seed}")
+        if not 0 < lr < MAX_LR:
+            raise SpecError(f"learning rate must be a positive number below {MAX_LR:g}, got {lr}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise SpecError(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
 
     @property
     def layers(self) -> int:
