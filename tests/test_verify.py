@@ -173,3 +173,15 @@ def test_layout_fits_the_sheet():
     spec = small_spec("mlp", "softmax", epochs=200)
     with pytest.raises(ValueError, match="rows"):
         Layout(build_program(spec, 10_000, 13, 3))  # 200 bands of 10,003 rows
+
+
+def test_every_formula_carries_its_cached_value(small_books):
+    path = small_books[("mlp", "sigmoid")]
+    book = read_book(path)
+    cached = read_cached(path)
+    result = evaluate(book)
+    for (s, r, c), _formula in result.formulas.items():
+        sheet = result.sheet_names[s]
+        value = cached[sheet].get((r, c))
+        assert isinstance(value, int | float), f"{sheet} {r},{c} has no cached number"
+        assert value == pytest.approx(result.grids[s][r, c], rel=1e-9, abs=1e-12)

@@ -30,8 +30,10 @@ from .reference import FD_TOLERANCE, Inputs, Key, gradient_check, train
 from .spec import Spec, SpecError
 from .xlsxio import Book, BookError, read_book, read_cached
 
-# |got - expected| <= TOLERANCE * max(|expected|, 1): relative for values above 1 and absolute
-# below, since differences such as dZ = A - Y cancel and leave ~1e-16 absolute noise.
+# Norm-wise relative error of a block: |got - expected| <= TOLERANCE * max(max|block|, 1) for
+# every cell. Relative to the block's largest value because cancellation (dZ = A - Y, sums of
+# +-terms) leaves rounding noise proportional to the operands, not to the small result; with a
+# floor of 1, so blocks of small numbers are held to 1e-9 absolute.
 TOLERANCE = 1e-9
 ENGINES = ("formulas", "libreoffice")
 FD_CHECK = "FD gradient check"  # the report row of the reference's own gradient check
@@ -218,6 +220,7 @@ def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol
     s = result.index(block.sheet)
     grid = result.grids[s]
     max_abs = max_rel = 0.0
+    scale = max(float(np.abs(exp).max()), 1.0)
     wrong = 0
     first = None
     for i, j, r, c in block.cells():
@@ -235,7 +238,7 @@ def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol
             )
         else:
             d = abs(float(got) - e)
-            rel = d / max(abs(e), 1.0)
+            rel = d / scale
             if not math.isfinite(d):
                 problem = "not finite"
             else:
