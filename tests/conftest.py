@@ -13,6 +13,7 @@ from xlnet.spec import Spec
 from xlnet.workbook import build
 
 MODELS_OUTPUTS = [(m, o) for m in ("logreg", "mlp") for o in ("softmax", "sigmoid")]
+LAYOUT_CASES = [(m, o, lay) for m, o in MODELS_OUTPUTS for lay in ("cells", "arrays")]
 SMALL_EPOCHS = 3
 SMALL_HIDDEN = 3
 
@@ -29,14 +30,17 @@ def wine():
 
 
 @pytest.fixture(scope="session")
-def small_books(tmp_path_factory, wine) -> dict[tuple[str, str], Path]:
-    """One small workbook per (model, output)."""
+def small_books(tmp_path_factory, wine) -> dict[tuple[str, ...], Path]:
+    """One small workbook per (model, output) in the cells layout, and per (model, output,
+    layout) for both layouts."""
     folder = tmp_path_factory.mktemp("books")
-    out = {}
-    for model, output in MODELS_OUTPUTS:
-        path = folder / f"{model}-{output}.xlsx"
-        build(small_spec(model, output), wine, path)
-        out[(model, output)] = path
+    out: dict[tuple[str, ...], Path] = {}
+    for model, output, layout in LAYOUT_CASES:
+        path = folder / f"{model}-{output}-{layout}.xlsx"
+        build(small_spec(model, output, layout=layout), wine, path)
+        out[(model, output, layout)] = path
+        if layout == "cells":
+            out[(model, output)] = path
     return out
 
 

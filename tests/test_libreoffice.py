@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import MODELS_OUTPUTS, SMALL_EPOCHS
+from conftest import LAYOUT_CASES, SMALL_EPOCHS
 from xlnet.layout import TRAIN
 from xlnet.libreoffice import recalculate
 from xlnet.verify import FD_CHECK, read_run, verify
@@ -13,9 +13,9 @@ pytestmark = pytest.mark.libreoffice
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize(("model", "output"), MODELS_OUTPUTS)
-def test_libreoffice_agrees_with_numpy(need_soffice, small_books, model, output):
-    report = verify(small_books[(model, output)], engine="libreoffice")
+@pytest.mark.parametrize(("model", "output", "layout"), LAYOUT_CASES)
+def test_libreoffice_agrees_with_numpy(need_soffice, small_books, model, output, layout):
+    report = verify(small_books[(model, output, layout)], engine="libreoffice")
     assert report.ok, report.table()
     assert report.error_cells == []
     assert report.unchecked_formulas == 0
@@ -72,3 +72,15 @@ def test_file_saved_by_libreoffice_with_new_learning_rate_verifies(
     report = verify(saved)
     assert report.ok, report.table()
     assert read_run(read_book(saved)).inputs.lr == 3.5
+
+
+def test_wrong_array_formula_is_caught(need_soffice, small_books, tmp_path):
+    src = small_books[("logreg", "softmax", "arrays")]
+    run = read_run(read_book(src))
+    cell = run.layout.block("New b1", 2).ref(0, 0, TRAIN)
+    bad = tmp_path / "wrong.xlsx"
+    old = set_formula(src, bad, TRAIN, cell, "")
+    set_formula(src, bad, TRAIN, cell, old.replace("-learning_rate", "+learning_rate"))
+    report = verify(bad, engine="libreoffice")
+    first = report.failures[0]
+    assert (first.block, first.epoch, first.cell) == ("New b1", 2, f"{TRAIN}!{cell}")

@@ -6,7 +6,7 @@ import shutil
 import openpyxl
 import pytest
 
-from conftest import MODELS_OUTPUTS, SMALL_EPOCHS, small_spec
+from conftest import LAYOUT_CASES, MODELS_OUTPUTS, SMALL_EPOCHS, small_spec
 from xlnet.evaluate import EvalError, evaluate
 from xlnet.layout import LR_NAME, TRAIN, Layout, setting_block
 from xlnet.program import build_program
@@ -17,9 +17,9 @@ from xlsx_edit import set_all_cached, set_formula
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize(("model", "output"), MODELS_OUTPUTS)
-def test_round_trip(small_books, model, output):
-    report = verify(small_books[(model, output)])
+@pytest.mark.parametrize(("model", "output", "layout"), LAYOUT_CASES)
+def test_round_trip(small_books, model, output, layout):
+    report = verify(small_books[(model, output, layout)])
     assert report.ok, report.table()
     assert report.unchecked_formulas == 0
     assert report.error_cells == []
@@ -185,3 +185,47 @@ def test_every_formula_carries_its_cached_value(small_books):
         value = cached[sheet].get((r, c))
         assert isinstance(value, int | float), f"{sheet} {r},{c} has no cached number"
         assert value == pytest.approx(result.grids[s][r, c], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize(("model", "output"), MODELS_OUTPUTS)
+def test_layouts_hold_the_same_numbers(small_books, model, output):
+    cells, arrays = (small_books[(model, output, lay)] for lay in ("cells", "arrays"))
+    book_c, book_a = read_book(cells), read_book(arrays)
+    assert book_a.sheet(TRAIN).arrays and not book_c.sheet(TRAIN).arrays
+    # Fewer formulas to parse: at least every block bigger than one row is one formula.
+    assert (
+        len(book_a.sheet(TRAIN).arrays) + len(book_a.sheet(TRAIN).formulas)
+        < len(book_c.sheet(TRAIN).formulas) / 5
+    )
+    rc, ra = evaluate(book_c), evaluate(book_a)
+    assert rc.formulas.keys() == ra.formulas.keys()
+    for s, r, c in rc.formulas:
+        assert ra.grids[s][r, c] == pytest.approx(rc.grids[s][r, c], rel=1e-12, abs=1e-12)
+
+
+def test_array_layout_writes_one_formula_per_block(small_books):
+    book = read_book(small_books[("mlp", "softmax", "arrays")])
+    run = read_run(book)
+    arrays = book.sheet(TRAIN).arrays
+    for step in run.program.epoch_steps:
+        block = run.layout.block(step.out, 2)
+        if block.nrows * block.ncols > 1 and step.op.array is not None:
+            text, nr, nc = arrays[(block.row, block.col)]
+            assert (nr, nc) == (block.nrows, block.ncols), step.out
+            assert not any(f in text.upper() for f in ("LAMBDA", "LET(", "SEQUENCE", "ANCHORARRAY"))
+
+
+def test_broken_array_formula_is_named(small_books, tmp_path):
+    src = small_books[("mlp", "sigmoid", "arrays")]
+    run = read_run(read_book(src))
+    block = run.layout.block("dW1", SMALL_EPOCHS)
+    cell = block.ref(0, 0, TRAIN)
+    bad = tmp_path / "broken.xlsx"
+    old = set_formula(src, bad, TRAIN, cell, "")
+    assert old.endswith("/n_samples")
+    set_formula(src, bad, TRAIN, cell, old.removesuffix("/n_samples"))
+    report = verify(bad)
+    first = report.failures[0]
+    assert (first.block, first.epoch, first.cell) == ("dW1", SMALL_EPOCHS, f"{TRAIN}!{cell}")
+    assert first.wrong_cells == block.nrows * block.ncols
+    assert first.formula.startswith("{")

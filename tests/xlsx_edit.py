@@ -32,15 +32,16 @@ def rewrite(src: Path, dst: Path, part: str, edit) -> None:
 
 
 def set_formula(src: Path, dst: Path, sheet: str, cell: str, formula: str) -> str:
-    """Replace the formula of `cell`; returns the old formula."""
+    """Replace the formula of `cell` (for an array formula, its top-left cell); returns the old
+    formula."""
     old = {}
 
     def edit(xml: str) -> str:
-        pat = re.compile(rf'(<c r="{cell}"[^>]*>)<f>([^<]*)</f>')
+        pat = re.compile(rf'(<c r="{cell}"[^>]*>)<f([^>]*)>([^<]*)</f>')
         m = pat.search(xml)
         assert m, f"no formula at {sheet}!{cell}"
-        old["f"] = m[2]
-        return xml[: m.start()] + m[1] + f"<f>{formula}</f>" + xml[m.end() :]
+        old["f"] = m[3]
+        return xml[: m.start()] + m[1] + f"<f{m[2]}>{formula}</f>" + xml[m.end() :]
 
     rewrite(src, dst, sheet_part(src, sheet), edit)
     return old["f"]

@@ -138,7 +138,8 @@ def make_parser() -> argparse.ArgumentParser:
         "--layout",
         choices=LAYOUTS,
         default="cells",
-        help="cells: one formula per scalar, a block per epoch (default)",
+        help="cells: one formula per scalar (default, for teaching); arrays: one legacy "
+        "array formula per block (fewer formulas, for long runs)",
     )
     v = sub.add_parser(
         "verify",

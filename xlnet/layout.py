@@ -34,7 +34,7 @@ SETTING_ROWS: tuple[tuple[str, str, str], ...] = (
     (LR_NAME, "Learning rate", "defined name learning_rate: change it and the run recomputes"),
     (N_NAME, "Sample count", "defined name n_samples: the N in the means and in dW = X'dZ/N"),
     ("seed", "Seed", "seed of the initial weights on the Init sheet"),
-    ("layout", "Layout", "cells: one formula per scalar, one block per epoch"),
+    ("layout", "Layout", "cells: one formula per scalar; arrays: one array formula per block"),
     ("features", "Features", "number of input features"),
     ("classes", "Classes", "number of classes"),
     ("version", "xlnet version", "the version that wrote this workbook"),

@@ -1,9 +1,14 @@
 """Every operation of the training, its NumPy form and its spreadsheet formula side by side.
 
-A formula form gets the output cell (i, j), the sheet it is written on, and the blocks of its
-inputs; it returns the formula text without "=". Only functions that Excel 2010+ and
-LibreOffice 7.4 both compute are used; array math stays inside SUMPRODUCT or a scalar MMULT so
-that no formula depends on implicit intersection.
+Two formula forms per operation:
+- `cell(i, j, here, *blocks)`: the formula of output cell (i, j), for the `cells` layout (one
+  formula per scalar). Array math stays inside SUMPRODUCT or a scalar MMULT, so that no formula
+  depends on implicit intersection.
+- `array(here, *blocks)`: one legacy (CSE) array formula over the whole output block, for the
+  `arrays` layout: MMULT for the linear steps, TRANSPOSE for X', element-wise expressions, a
+  1xK bias row broadcast over the rows. None where a block is best written cell by cell.
+`here` is the sheet the formula is written on; the text has no leading "=". Only functions that
+Excel 2010+ and LibreOffice 7.4 both compute are used.
 """
 
 from __future__ import annotations
@@ -36,48 +41,114 @@ class Op:
     name: str
     equation: str
     numpy: Callable[..., np.ndarray]
-    formula: Callable[..., str]
+    cell: Callable[..., str]
+    array: Callable[..., str] | None = None
 
 
-def _f_copy(i: int, j: int, here: str, a: Block) -> str:
+def _ones_col(block: Block, here: str) -> str:
+    """A Kx1 column of ones as wide as `block` (its first row times 0, plus 1, transposed):
+    MMULT(M, ones) sums the rows of M without COLUMN() or SEQUENCE()."""
+    return f"TRANSPOSE({block.row_range(0, here)}*0+1)"
+
+
+def _ones_row(block: Block, here: str) -> str:
+    """A 1xN row of ones as tall as `block`: MMULT(ones, M) sums the columns of M."""
+    return f"TRANSPOSE({block.col_range(0, here)}*0+1)"
+
+
+def _clamped(x: str) -> str:
+    """Element-wise clamp to +-EXP_CLAMP inside an array formula (MIN and MAX would aggregate)."""
+    c = f"{EXP_CLAMP:g}"
+    return f"IF({x}>{c},{c},IF({x}<-{c},-{c},{x}))"
+
+
+# --- copies and linear steps ------------------------------------------------------------
+
+
+def _c_copy(i: int, j: int, here: str, a: Block) -> str:
     return a.ref(i, j, here)
 
 
-def _f_affine(i: int, j: int, here: str, x: Block, w: Block, b: Block) -> str:
+def _a_copy(here: str, a: Block) -> str:
+    return a.whole(here)
+
+
+def _c_affine(i: int, j: int, here: str, x: Block, w: Block, b: Block) -> str:
     # MMULT of a 1xF row by an Fx1 column is a scalar, so no implicit intersection is involved.
     return f"MMULT({x.row_range(i, here)},{w.col_range(j, here)})+{b.ref(0, j, here, row_abs=True)}"
 
 
-def _f_tanh(i: int, j: int, here: str, z: Block) -> str:
+def _a_affine(here: str, x: Block, w: Block, b: Block) -> str:
+    return f"MMULT({x.whole(here)},{w.whole(here)})+{b.whole(here)}"
+
+
+# --- activations --------------------------------------------------------------------------
+
+
+def _c_tanh(i: int, j: int, here: str, z: Block) -> str:
     return f"TANH({z.ref(i, j, here)})"
+
+
+def _a_tanh(here: str, z: Block) -> str:
+    return f"TANH({z.whole(here)})"
 
 
 def _np_sigmoid(env: Env, z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -EXP_CLAMP, EXP_CLAMP)))
 
 
-def _f_sigmoid(i: int, j: int, here: str, z: Block) -> str:
+def _c_sigmoid(i: int, j: int, here: str, z: Block) -> str:
     c = f"{EXP_CLAMP:g}"
     return f"1/(1+EXP(-MAX(-{c},MIN({c},{z.ref(i, j, here)}))))"
 
 
-def _np_softmax(env: Env, z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+def _a_sigmoid(here: str, z: Block) -> str:
+    return f"1/(1+EXP(-{_clamped(z.whole(here))}))"
 
 
-def _f_softmax(i: int, j: int, here: str, z: Block) -> str:
-    # Subtracting the row max keeps every exponent <= 0: no overflow whatever the weights.
-    row = z.row_range(i, here)
-    return f"EXP({z.ref(i, j, here)}-MAX({row}))/SUMPRODUCT(EXP({row}-MAX({row})))"
+def _c_block_max(i: int, j: int, here: str, z: Block) -> str:
+    return f"MAX({z.whole(here)})"
+
+
+def _np_exp_shift(env: Env, z: np.ndarray, m: np.ndarray) -> np.ndarray:
+    return np.exp(np.maximum(-EXP_CLAMP, z - m))
+
+
+def _c_exp_shift(i: int, j: int, here: str, z: Block, m: Block) -> str:
+    # Softmax is unchanged by subtracting a constant; subtracting the epoch's largest Z keeps
+    # every exponent <= 0 (no overflow), the floor -EXP_CLAMP keeps every row sum > 0.
+    c = f"{EXP_CLAMP:g}"
+    return f"EXP(MAX(-{c},{z.ref(i, j, here)}-{m.ref(0, 0, here, True, True)}))"
+
+
+def _a_exp_shift(here: str, z: Block, m: Block) -> str:
+    d = f"({z.whole(here)}-{m.ref(0, 0, here, True, True)})"
+    c = f"{EXP_CLAMP:g}"
+    return f"EXP(IF({d}<-{c},-{c},{d}))"
+
+
+def _c_normalise(i: int, j: int, here: str, e: Block) -> str:
+    return f"{e.ref(i, j, here)}/SUM({e.row_range(i, here)})"
+
+
+def _a_normalise(here: str, e: Block) -> str:
+    return f"{e.whole(here)}/MMULT({e.whole(here)},{_ones_col(e, here)})"
+
+
+# --- losses and scores --------------------------------------------------------------------
 
 
 def _np_ce(env: Env, a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return -(y * np.log(a + TINY)).sum(axis=1, keepdims=True)
 
 
-def _f_ce(i: int, j: int, here: str, a: Block, y: Block) -> str:
+def _c_ce(i: int, j: int, here: str, a: Block, y: Block) -> str:
     return f"-SUMPRODUCT({y.row_range(i, here)},LN({a.row_range(i, here)}+{TINY_TEXT}))"
+
+
+def _a_ce(here: str, a: Block, y: Block) -> str:
+    terms = f"{y.whole(here)}*LN({a.whole(here)}+{TINY_TEXT})"
+    return f"-MMULT({terms},{_ones_col(y, here)})"
 
 
 def _np_bce(env: Env, a: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -85,12 +156,18 @@ def _np_bce(env: Env, a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return -terms.sum(axis=1, keepdims=True)
 
 
-def _f_bce(i: int, j: int, here: str, a: Block, y: Block) -> str:
+def _c_bce(i: int, j: int, here: str, a: Block, y: Block) -> str:
     ar, yr = a.row_range(i, here), y.row_range(i, here)
     return f"-SUMPRODUCT({yr},LN({ar}+{TINY_TEXT}))-SUMPRODUCT(1-{yr},LN(1-{ar}+{TINY_TEXT}))"
 
 
-def _f_mean_rows(i: int, j: int, here: str, s: Block) -> str:
+def _a_bce(here: str, a: Block, y: Block) -> str:
+    aw, yw = a.whole(here), y.whole(here)
+    terms = f"{yw}*LN({aw}+{TINY_TEXT})+(1-{yw})*LN(1-{aw}+{TINY_TEXT})"
+    return f"-MMULT({terms},{_ones_col(y, here)})"
+
+
+def _c_mean_rows(i: int, j: int, here: str, s: Block) -> str:
     return f"SUM({s.col_range(0, here)})/{N_NAME}"
 
 
@@ -99,7 +176,7 @@ def _np_predict(env: Env, a: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return classes[0, a.argmax(axis=1)][:, None]
 
 
-def _f_predict(i: int, j: int, here: str, a: Block, classes: Block) -> str:
+def _c_predict(i: int, j: int, here: str, a: Block, classes: Block) -> str:
     row = a.row_range(i, here)
     return f"INDEX({classes.whole(here)},1,MATCH(MAX({row}),{row},0))"
 
@@ -108,44 +185,70 @@ def _np_accuracy(env: Env, pred: np.ndarray, label: np.ndarray) -> np.ndarray:
     return np.array([[float((pred == label).sum()) / env.n]])
 
 
-def _f_accuracy(i: int, j: int, here: str, pred: Block, label: Block) -> str:
+def _c_accuracy(i: int, j: int, here: str, pred: Block, label: Block) -> str:
     # (a=b)*1, not --(a=b): formulas 1.3.4 evaluates --(array=array) to 0.
     return f"SUMPRODUCT(({pred.whole(here)}={label.whole(here)})*1)/{N_NAME}"
 
 
-def _f_delta(i: int, j: int, here: str, a: Block, y: Block) -> str:
+# --- gradients and updates ----------------------------------------------------------------
+
+
+def _c_delta(i: int, j: int, here: str, a: Block, y: Block) -> str:
     return f"{a.ref(i, j, here)}-{y.ref(i, j, here)}"
 
 
-def _f_grad_w(i: int, j: int, here: str, a: Block, dz: Block) -> str:
+def _a_delta(here: str, a: Block, y: Block) -> str:
+    return f"{a.whole(here)}-{y.whole(here)}"
+
+
+def _c_grad_w(i: int, j: int, here: str, a: Block, dz: Block) -> str:
     return f"SUMPRODUCT({a.col_range(i, here)},{dz.col_range(j, here)})/{N_NAME}"
 
 
-def _f_grad_b(i: int, j: int, here: str, dz: Block) -> str:
+def _a_grad_w(here: str, a: Block, dz: Block) -> str:
+    return f"MMULT(TRANSPOSE({a.whole(here)}),{dz.whole(here)})/{N_NAME}"
+
+
+def _c_grad_b(i: int, j: int, here: str, dz: Block) -> str:
     return f"SUM({dz.col_range(j, here)})/{N_NAME}"
+
+
+def _a_grad_b(here: str, dz: Block) -> str:
+    return f"MMULT({_ones_row(dz, here)},{dz.whole(here)})/{N_NAME}"
 
 
 def _np_back_tanh(env: Env, dz: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (dz @ w.T) * (1 - a**2)
 
 
-def _f_back_tanh(i: int, j: int, here: str, dz: Block, w: Block, a: Block) -> str:
+def _c_back_tanh(i: int, j: int, here: str, dz: Block, w: Block, a: Block) -> str:
     return f"SUMPRODUCT({dz.row_range(i, here)},{w.row_range(j, here)})*(1-{a.ref(i, j, here)}^2)"
 
 
-def _f_sgd(i: int, j: int, here: str, p: Block, g: Block) -> str:
+def _a_back_tanh(here: str, dz: Block, w: Block, a: Block) -> str:
+    return f"MMULT({dz.whole(here)},TRANSPOSE({w.whole(here)}))*(1-{a.whole(here)}^2)"
+
+
+def _c_sgd(i: int, j: int, here: str, p: Block, g: Block) -> str:
     return f"{p.ref(i, j, here)}-{LR_NAME}*{g.ref(i, j, here)}"
 
 
-def _f_col_mean(i: int, j: int, here: str, raw: Block) -> str:
+def _a_sgd(here: str, p: Block, g: Block) -> str:
+    return f"{p.whole(here)}-{LR_NAME}*{g.whole(here)}"
+
+
+# --- data preparation (written cell by cell in every layout) -------------------------------
+
+
+def _c_col_mean(i: int, j: int, here: str, raw: Block) -> str:
     return f"AVERAGE({raw.col_range(j, here)})"
 
 
-def _f_col_std(i: int, j: int, here: str, raw: Block) -> str:
+def _c_col_std(i: int, j: int, here: str, raw: Block) -> str:
     return f"_xlfn.STDEV.P({raw.col_range(j, here)})"
 
 
-def _f_zscore(i: int, j: int, here: str, raw: Block, mean: Block, std: Block) -> str:
+def _c_zscore(i: int, j: int, here: str, raw: Block, mean: Block, std: Block) -> str:
     m, s = mean.ref(0, j, here, row_abs=True), std.ref(0, j, here, row_abs=True)
     return f"({raw.ref(i, j, here)}-{m})/{s}"
 
@@ -154,7 +257,7 @@ def _np_onehot(env: Env, label: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return (label == classes).astype(float)
 
 
-def _f_onehot(i: int, j: int, here: str, label: Block, classes: Block) -> str:
+def _c_onehot(i: int, j: int, here: str, label: Block, classes: Block) -> str:
     lab = label.ref(i, 0, here, col_abs=True)
     return f"IF({lab}={classes.ref(0, j, here, row_abs=True)},1,0)"
 
@@ -162,44 +265,39 @@ def _f_onehot(i: int, j: int, here: str, label: Block, classes: Block) -> str:
 OPS: dict[str, Op] = {
     op.name: op
     for op in (
-        Op("copy", "P = P_prev", lambda env, a: a.copy(), _f_copy),
-        Op("affine", "Z = X.W + b", lambda env, x, w, b: x @ w + b, _f_affine),
-        Op("tanh", "A = tanh(Z)", lambda env, z: np.tanh(z), _f_tanh),
-        Op("sigmoid", "A = 1/(1+exp(-clamp(Z, +-700)))", _np_sigmoid, _f_sigmoid),
-        Op("softmax", "A = exp(Z - max Z) / sum exp(Z - max Z)", _np_softmax, _f_softmax),
-        Op("cross_entropy", "L = -sum_k Y ln(A + 1e-300)", _np_ce, _f_ce),
-        Op(
-            "binary_cross_entropy",
-            "L = -sum_k [Y ln(A + 1e-300) + (1-Y) ln(1-A + 1e-300)]",
-            _np_bce,
-            _f_bce,
-        ),
-        Op("mean", "loss = sum L / N", lambda env, s: s.sum(keepdims=True) / env.n, _f_mean_rows),
-        Op("predict", "class with the largest A", _np_predict, _f_predict),
-        Op("accuracy", "share of samples whose prediction is the label", _np_accuracy, _f_accuracy),
-        Op("delta", "dZ = A - Y", lambda env, a, y: a - y, _f_delta),
-        Op("grad_w", "dW = A_in' . dZ / N", lambda env, a, dz: a.T @ dz / env.n, _f_grad_w),
-        Op(
-            "grad_b",
-            "db = sum dZ / N",
-            lambda env, dz: dz.sum(axis=0, keepdims=True) / env.n,
-            _f_grad_b,
-        ),
-        Op("back_tanh", "dZ1 = (dZ2 . W2') * (1 - A1^2)", _np_back_tanh, _f_back_tanh),
-        Op("sgd", "P_new = P - learning_rate * dP", lambda env, p, g: p - env.lr * g, _f_sgd),
-        Op(
-            "col_mean",
-            "mean of each raw column",
-            lambda env, r: r.mean(axis=0, keepdims=True),
-            _f_col_mean,
-        ),
-        Op(
-            "col_std",
-            "population standard deviation of each raw column",
-            lambda env, r: r.std(axis=0, keepdims=True),
-            _f_col_std,
-        ),
-        Op("zscore", "X = (raw - mean) / std", lambda env, r, m, s: (r - m) / s, _f_zscore),
-        Op("onehot", "Y = 1 where the label is the class, else 0", _np_onehot, _f_onehot),
+        Op("copy", "P = New P of the previous epoch", lambda env, a: a.copy(), _c_copy, _a_copy),
+        Op("affine", "Z = X.W + b", lambda env, x, w, b: x @ w + b, _c_affine, _a_affine),
+        Op("tanh", "A = tanh(Z)", lambda env, z: np.tanh(z), _c_tanh, _a_tanh),
+        Op("sigmoid", "A = 1/(1+exp(-clamp(Z, +-700)))", _np_sigmoid, _c_sigmoid, _a_sigmoid),
+        Op("block_max", "the largest Z of the epoch", lambda env, z: z.max(keepdims=True),
+           _c_block_max),
+        Op("exp_shift", "E = exp(max(Z - max Z, -700))", _np_exp_shift, _c_exp_shift,
+           _a_exp_shift),
+        Op("normalise", "A = E / (sum of E's row): softmax",
+           lambda env, e: e / e.sum(axis=1, keepdims=True), _c_normalise, _a_normalise),
+        Op("cross_entropy", "L = -sum_k Y ln(A + 1e-300)", _np_ce, _c_ce, _a_ce),
+        Op("binary_cross_entropy", "L = -sum_k [Y ln(A + 1e-300) + (1-Y) ln(1-A + 1e-300)]",
+           _np_bce, _c_bce, _a_bce),
+        Op("mean", "loss = sum L / N", lambda env, s: s.sum(keepdims=True) / env.n,
+           _c_mean_rows),
+        Op("predict", "the class with the largest A (the first, on ties)", _np_predict,
+           _c_predict),
+        Op("accuracy", "share of samples whose prediction is the label", _np_accuracy,
+           _c_accuracy),
+        Op("delta", "dZ = A - Y", lambda env, a, y: a - y, _c_delta, _a_delta),
+        Op("grad_w", "dW = A_in' . dZ / N", lambda env, a, dz: a.T @ dz / env.n, _c_grad_w,
+           _a_grad_w),
+        Op("grad_b", "db = sum dZ / N", lambda env, dz: dz.sum(axis=0, keepdims=True) / env.n,
+           _c_grad_b, _a_grad_b),
+        Op("back_tanh", "dZ1 = (dZ2 . W2') * (1 - A1^2)", _np_back_tanh, _c_back_tanh,
+           _a_back_tanh),
+        Op("sgd", "New P = P - learning_rate * dP", lambda env, p, g: p - env.lr * g, _c_sgd,
+           _a_sgd),
+        Op("col_mean", "mean of each raw column", lambda env, r: r.mean(axis=0, keepdims=True),
+           _c_col_mean),
+        Op("col_std", "population standard deviation of each raw column",
+           lambda env, r: r.std(axis=0, keepdims=True), _c_col_std),
+        Op("zscore", "X = (raw - mean) / std", lambda env, r, m, s: (r - m) / s, _c_zscore),
+        Op("onehot", "Y = 1 where the label is the class, else 0", _np_onehot, _c_onehot),
     )
-}
+}  # fmt: skip

@@ -61,6 +61,17 @@ def _step(out: str, op: str, *args: str | Arg) -> Step:
     return Step(out, OPS[op], tuple(a if isinstance(a, Arg) else Arg(a) for a in args))
 
 
+def _output(z: str, layer: str, output: str) -> list[Step]:
+    """The output activation: a sigmoid per class, or softmax as shift, exponentiate, divide."""
+    if output == "sigmoid":
+        return [_step("A" + layer, "sigmoid", z)]
+    return [
+        _step(f"{z} max", "block_max", z),
+        _step("E" + layer, "exp_shift", z, f"{z} max"),
+        _step("A" + layer, "normalise", "E" + layer),
+    ]
+
+
 def build_program(spec: Spec, n: int, f: int, k: int) -> Program:
     h = spec.hidden if spec.model == "mlp" else 0
     dims = Dims(n, f, k, h)
@@ -79,17 +90,13 @@ def build_program(spec: Spec, n: int, f: int, k: int) -> Program:
         _step("X", "zscore", "Raw", "Mean", "Std"),
         _step("Y", "onehot", "Label", "Classes"),
     )
-    out_op = "softmax" if spec.output == "softmax" else "sigmoid"
     loss_op = "cross_entropy" if spec.output == "softmax" else "binary_cross_entropy"
     steps: list[Step]
     if spec.model == "logreg":
         params = ("W1", "b1")
         shapes.update({"W1": (f, k), "b1": (1, k), "Z1": (n, k), "A1": (n, k), "dZ1": (n, k)})
         out = "A1"
-        forward = [
-            _step("Z1", "affine", "X", "W1", "b1"),
-            _step("A1", out_op, "Z1"),
-        ]
+        forward = [_step("Z1", "affine", "X", "W1", "b1"), *_output("Z1", "1", spec.output)]
         backward = [
             _step("dZ1", "delta", "A1", "Y"),
             _step("dW1", "grad_w", "X", "dZ1"),
@@ -109,7 +116,7 @@ def build_program(spec: Spec, n: int, f: int, k: int) -> Program:
             _step("Z1", "affine", "X", "W1", "b1"),
             _step("A1", "tanh", "Z1"),
             _step("Z2", "affine", "A1", "W2", "b2"),
-            _step("A2", out_op, "Z2"),
+            *_output("Z2", "2", spec.output),
         ]
         backward = [
             _step("dZ2", "delta", "A2", "Y"),
@@ -119,6 +126,10 @@ def build_program(spec: Spec, n: int, f: int, k: int) -> Program:
             _step("dW1", "grad_w", "X", "dZ1"),
             _step("db1", "grad_b", "dZ1"),
         ]
+    layer = "1" if spec.model == "logreg" else "2"
+    if spec.output == "softmax":
+        shapes[f"Z{layer} max"] = (1, 1)
+        shapes[f"E{layer}"] = (n, k)
     for p in params:
         shapes["d" + p] = shapes[p]
         shapes["New " + p] = shapes[p]

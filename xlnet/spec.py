@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 MODELS = ("logreg", "mlp")
 OUTPUTS = ("softmax", "sigmoid")
-LAYOUTS = ("cells",)
+LAYOUTS = ("cells", "arrays")
 
 DEFAULT_EPOCHS = 20  # the book trains its logistic regressor for 20 epochs
 DEFAULT_LR = 1.0  # the book's learning rate

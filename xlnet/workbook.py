@@ -114,6 +114,18 @@ class _Writer:
             ws.write_formula(r, c, "=" + formula(i, j), self.num, float(array[i, j]))
         self.formulas += block.nrows * block.ncols
 
+    def array_block(self, block: Block, formula: str, array: np.ndarray) -> None:
+        """One legacy (CSE) array formula over the block, each cell with its cached value."""
+        ws = self.sheets[block.sheet]
+        r1, c1 = block.row + block.nrows - 1, block.col + block.ncols - 1
+        ws.write_array_formula(block.row, block.col, r1, c1, "{=" + formula + "}", self.num,
+                               float(array[0, 0]))  # fmt: skip
+        # XlsxWriter pads the rest of the range with 0; give each cell its own cached value.
+        for i, j, r, c in block.cells():
+            if i or j:
+                ws.write_number(r, c, float(array[i, j]), self.num)
+        self.formulas += block.nrows * block.ncols
+
 
 def _write(
     path: str,
@@ -203,17 +215,23 @@ def _write_init(
 
 
 def _write_steps(w: _Writer, program: Program, layout: Layout, steps, epoch, values) -> None:
+    # Epoch blocks follow the chosen layout; the data preparation is always cell by cell.
+    arrays = program.spec.layout == "arrays" and epoch is not None
     for step in steps:
         out = layout.block(step.out, epoch)
         if epoch is None:
             args = [layout.block(a.name) for a in step.args]
         else:
             args = [layout.block(*program.locate(a, epoch)) for a in step.args]
+        value = values[(step.out, epoch)]
+        if arrays and step.op.array is not None and out.nrows * out.ncols > 1:
+            w.array_block(out, step.op.array(out.sheet, *args), value)
+            continue
 
         def formula(i: int, j: int, op=step.op, args=args, here=out.sheet) -> str:
-            return op.formula(i, j, here, *args)
+            return op.cell(i, j, here, *args)
 
-        w.formula_block(out, formula, values[(step.out, epoch)])
+        w.formula_block(out, formula, value)
 
 
 def _write_train(
