@@ -140,3 +140,46 @@ def test_failed_build_keeps_existing_file(tmp_path, monkeypatch):
     assert main(["build", "logreg", "--epochs", "1", "-o", str(out)]) == EXIT_USAGE
     assert out.read_bytes() == b"precious"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.xlsx"]
+
+
+def _edited(src, dst, key, value):
+    import openpyxl
+
+    from xlnet.layout import setting_block
+
+    wb = openpyxl.load_workbook(src)
+    b = setting_block(key)
+    wb[b.sheet].cell(b.row + 1, b.col + 1).value = value
+    wb.save(dst)
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("n_samples", 0, "must be positive"),
+        ("epochs", 2.5, "whole number"),
+        ("classes", 0, "whole number"),
+        ("features", -1, "whole number"),
+        ("learning_rate", "fast", "must be a number"),
+        ("model", "forest", "not an xlnet training workbook"),
+    ],
+)
+def test_verify_rejects_broken_settings(small_books, tmp_path, key, value, message):
+    bad = _edited(small_books[("logreg", "softmax")], tmp_path / "bad.xlsx", key, value)
+    result = run("verify", str(bad))
+    assert result.returncode == EXIT_USAGE, result.stdout[-500:]
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verify_rejects_truncated_sheet_xml(small_books, tmp_path):
+    from xlsx_edit import rewrite, sheet_part
+
+    src = small_books[("logreg", "softmax")]
+    bad = tmp_path / "trunc.xlsx"
+    rewrite(src, bad, sheet_part(src, "Train"), lambda xml: xml[: len(xml) // 2])
+    result = run("verify", str(bad))
+    assert result.returncode == EXIT_USAGE
+    assert "cannot read" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

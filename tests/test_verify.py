@@ -118,20 +118,90 @@ def test_json_report(small_books):
     ].keys()
 
 
-def test_evaluator_flags_implicit_intersection(tmp_path):
+def _book(tmp_path, write) -> object:
     import xlsxwriter
 
-    path = tmp_path / "ii.xlsx"
+    path = tmp_path / "t.xlsx"
     wb = xlsxwriter.Workbook(path)
-    ws = wb.add_worksheet("S")
-    ws.write_column(0, 0, [1, 2, 3])
-    ws.write_formula("B1", "=SUM(A1:A3*2)")  # an array formula in Excel, #VALUE! without CSE
-    ws.write_formula("C1", "=SUMPRODUCT(A1:A3*2)")
-    ws.write_formula("D1", "=A1:A3*2")
+    write(wb)
     wb.close()
-    result = evaluate(read_book(path))
+    return evaluate(read_book(path))
+
+
+def test_evaluator_flags_array_result_in_a_plain_cell(tmp_path):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_column(0, 0, [1, 2, 3])
+        ws.write_formula("C1", "=SUMPRODUCT(A1:A3*2)")
+        ws.write_formula("D1", "=A1:A3*2")  # Excel would intersect or show #VALUE!
+
+    result = _book(tmp_path, write)
     assert result.value("S", 0, 2) == 12
     assert str(result.value("S", 0, 3)) == "#VALUE!"
+    assert "implicit intersection" in result.why[(0, 0, 3)]
+    # Not detected: =SUM(A1:A3*2) is 12 here but 2 in legacy Excel and LibreOffice (implicit
+    # intersection inside an aggregate). The LibreOffice tests are what guard xlnet's own
+    # formulas against that trap.
+
+
+def test_formulas_sharing_a_relative_form_are_not_confused(tmp_path):
+    def write(wb):
+        s, t = wb.add_worksheet("S"), wb.add_worksheet("T")
+        s.write_column(0, 0, [1, 10, 100])
+        t.write_column(0, 0, [5, 50, 500])
+        for r in range(3):  # =A1+$A$1 names one cell twice in row 1, two cells below
+            s.write_formula(r, 1, f"=A{r + 1}+$A$1")
+        s.write_formula("C1", "=A1+T!A1")
+        t.write_formula("C1", "=A1+T!A1")  # on T both references are T!A1
+
+    result = _book(tmp_path, write)
+    assert [result.value("S", r, 1) for r in range(3)] == [2, 11, 101]
+    assert result.value("S", 0, 2) == 6
+    assert result.value("T", 0, 2) == 10
+
+
+def test_errors_propagate_like_a_spreadsheet(tmp_path):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_formula("A1", "=1/0")
+        ws.write_formula("B1", "=SUM(A1,5)")
+        ws.write_formula("C1", "=IFERROR(A1,99)")
+        ws.write_formula("D1", "=ISERROR(A1)")
+
+    result = _book(tmp_path, write)
+    assert str(result.value("S", 0, 0)) == "#DIV/0!"
+    assert str(result.value("S", 0, 1)) == "#DIV/0!"
+    assert result.value("S", 0, 2) == 99
+    assert result.value("S", 0, 3) is True
+    assert len(result.error_cells()) == 2
+
+
+@pytest.mark.parametrize("sheet", ["It's", "2020", "Übung", "My Data"])
+def test_quoted_sheet_names(tmp_path, sheet):
+    from xlnet.a1 import quote_sheet
+
+    def write(wb):
+        wb.add_worksheet(sheet).write("A1", 21)
+        wb.add_worksheet("S").write_formula("A1", f"={quote_sheet(sheet)}!A1*2")
+
+    assert _book(tmp_path, write).value("S", 0, 0) == 42
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path):
+    def write(wb):
+        wb.add_worksheet("S").write_string("A1", "=1+1")
+
+    result = _book(tmp_path, write)
+    assert result.value("S", 0, 0) == "=1+1" and not result.formulas
+
+
+def test_unknown_function_is_a_name_error(tmp_path, capsys):
+    def write(wb):
+        wb.add_worksheet("S").write_formula("A1", "=FOO(1)")
+
+    result = _book(tmp_path, write)
+    assert str(result.value("S", 0, 0)).startswith("#")
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_evaluator_rejects_circular_references(tmp_path):
@@ -175,8 +245,9 @@ def test_layout_fits_the_sheet():
         Layout(build_program(spec, 10_000, 13, 3))  # 200 bands of 10,003 rows
 
 
-def test_every_formula_carries_its_cached_value(small_books):
-    path = small_books[("mlp", "sigmoid")]
+@pytest.mark.parametrize("layout", ["cells", "arrays"])
+def test_every_formula_carries_its_cached_value(small_books, layout):
+    path = small_books[("mlp", "sigmoid", layout)]
     book = read_book(path)
     cached = read_cached(path)
     result = evaluate(book)
@@ -229,3 +300,16 @@ def test_broken_array_formula_is_named(small_books, tmp_path):
     assert (first.block, first.epoch, first.cell) == ("dW1", SMALL_EPOCHS, f"{TRAIN}!{cell}")
     assert first.wrong_cells == block.nrows * block.ncols
     assert first.formula.startswith("{")
+
+
+def test_fewer_epochs_in_settings_than_in_the_sheet_fails(small_books, tmp_path):
+    edited = tmp_path / "fewer.xlsx"
+    wb = openpyxl.load_workbook(small_books[("logreg", "softmax")])
+    b = setting_block("epochs")
+    wb[b.sheet].cell(b.row + 1, b.col + 1).value = 1
+    wb.save(edited)
+    report = verify(edited)
+    assert not report.ok
+    assert report.unchecked_formulas > 0
+    assert any(c.startswith(TRAIN) for c in report.unchecked_cells)
+    assert "UNCHECKED" in report.table()

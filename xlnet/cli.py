@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xlnet: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # never a traceback for a user: one line, and a bug report hint
+        print(f"xlnet: unexpected {type(exc).__name__}: {exc} (please report)", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

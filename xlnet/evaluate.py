@@ -8,6 +8,7 @@ Cached values in the file are never used: only entered values (numbers, text) ar
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,15 +28,10 @@ class EvalError(ValueError):
     """A workbook the evaluator cannot compute (circular or unsupported references)."""
 
 
-@dataclass(frozen=True)
-class CellError:
-    """An error value in a cell (#VALUE!, #NUM!, ...), with why when we know it."""
-
-    code: str
-    why: str = ""
-
-    def __str__(self) -> str:
-        return self.code
+def xl_error(code: str) -> XlError:
+    """An error value as `formulas` itself makes them, so that it propagates through the
+    formulas that read it (SUM, ISERROR, IFERROR...) the way a spreadsheet's does."""
+    return XlError(code)
 
 
 _TOKEN = re.compile(
@@ -68,6 +64,7 @@ class Result:
     grids: list[np.ndarray]
     formulas: dict[tuple[int, int, int], str] = field(default_factory=dict)
     evaluated: int = 0
+    why: dict[tuple[int, int, int], str] = field(default_factory=dict)  # cause of an error
 
     def index(self, sheet: str) -> int:
         for i, name in enumerate(self.sheet_names):
@@ -90,13 +87,14 @@ class Result:
         for s, r, c in sorted(self.formulas):
             grid = self.grids[s]
             v = grid[r, c] if r < grid.shape[0] and c < grid.shape[1] else EMPTY
-            if _is_error(v):
+            if is_error(v):
                 out.append(f"{self.sheet_names[s]}!{a1.cell(r, c)} {v}")
         return out
 
 
-def _is_error(v) -> bool:
-    return isinstance(v, CellError | XlError) or (isinstance(v, str) and v in _XL_ERRORS)
+def is_error(v) -> bool:
+    """Whether a cell value is a spreadsheet error (#VALUE!, #DIV/0!, ...)."""
+    return isinstance(v, XlError) or (isinstance(v, str) and v in _XL_ERRORS)
 
 
 def from_cached(book: Book, cached: dict[str, dict[tuple[int, int], object]]) -> Result:
@@ -131,7 +129,7 @@ class _Evaluator:
         self.sheet_names = list(book.sheets)
         self.sheet_index = {n.upper(): i for i, n in enumerate(self.sheet_names)}
         self.parser = Parser()
-        self.cache: dict[str, _Compiled | CellError] = {}
+        self.cache: dict[str, _Compiled | tuple[XlError, str]] = {}
         self.names: dict[str, Ref] = {}
         for name, text in book.names.items():
             ref = self._parse_name_target(name, text)
@@ -198,27 +196,29 @@ class _Evaluator:
             pos = m.end()
             refs.append(ref)
         out.append(text[pos:])
-        return "".join(out), refs
+        # Two cells share a compiled formula only if their references coincide the same way
+        # (=A2+$A$1 in row 1 names one cell twice, in row 2 two cells).
+        pattern = ",".join(str(refs.index(r)) for r in refs)
+        return "".join(out) + "|" + pattern, refs
 
     # --- compiling ------------------------------------------------------------------------
-    def compile(self, key: str, text: str, here: int, refs: list[Ref]) -> _Compiled | CellError:
+    def compile(
+        self, key: str, text: str, here: int, refs: list[Ref]
+    ) -> _Compiled | tuple[XlError, str]:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         try:
             func = self.parser.ast(text)[1].compile()
         except Exception as exc:  # formulas raises many types for what it cannot parse
-            compiled: _Compiled | CellError = CellError("#NAME?", f"cannot compile: {exc}")
+            compiled: _Compiled | tuple[XlError, str] = (
+                xl_error("#NAME?"),
+                f"cannot compile {text}: {exc}",
+            )
         else:
             order = []
             for inp in func.inputs:
-                m = _TOKEN.fullmatch(inp)
-                if m and m.group("name") and m.group("name").upper() in self.names:
-                    target = self.names[m.group("name").upper()]
-                elif m and m.group("ref"):
-                    target = self._ref(m, here)[0]
-                else:
-                    raise EvalError(f"unsupported reference {inp!r} in {text}")
+                target = self._input_target(inp, here, text)
                 try:
                     order.append(refs.index(target))
                 except ValueError:
@@ -227,14 +227,30 @@ class _Evaluator:
         self.cache[key] = compiled
         return compiled
 
+    def _input_target(self, inp: str, here: int, text: str) -> Ref:
+        """The range a compiled formula's input name stands for."""
+        m = _TOKEN.fullmatch(inp)
+        if m and m.group("name") and m.group("name").upper() in self.names:
+            return self.names[m.group("name").upper()]
+        if m and m.group("ref"):
+            return self._ref(m, here)[0]
+        # formulas drops the quotes of some sheet names ('It''s', '2020', 'Übung'): split at
+        # the last "!" and look the sheet up by its bare name.
+        sheet, bang, cells = inp.rpartition("!")
+        m = _TOKEN.fullmatch(cells)
+        if bang and m and m.group("ref") and not m.group("sheet"):
+            name = sheet[1:-1].replace("''", "'") if sheet.startswith("'") else sheet
+            s = self.sheet_index.get(name.upper())
+            if s is not None:
+                return (s, *self._ref(m, here)[0][1:])
+        raise EvalError(f"unsupported reference {inp!r} in {text}")
+
 
 def _r1c1(r: int, c: int, r_abs: bool, c_abs: bool, row: int, col: int) -> str:
     return (f"R{r}" if r_abs else f"R[{r - row}]") + (f"C{c}" if c_abs else f"C[{c - col}]")
 
 
 def _scalar(v):
-    if isinstance(v, XlError):
-        return CellError(str(v))
     if isinstance(v, np.generic):
         return v.item()
     if v is EMPTY:
@@ -244,6 +260,9 @@ def _scalar(v):
 
 def evaluate(book: Book, progress: Callable[[int, int], None] | None = None) -> Result:
     """Recompute every formula cell of `book`; entered values are the only inputs."""
+    # schedula logs a traceback for every function that fails; a failure is an error value.
+    for name in ("schedula", "formulas"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     ev = _Evaluator(book)
     n_sheets = len(ev.sheet_names)
     # Per cell: sheet, row, col -> (formula text, rows, cols) for arrays (1, 1 for a cell).
@@ -326,8 +345,9 @@ def _compute(ev, node, spec, parsed, grids, done, result) -> None:
     key, refs = parsed
     body = text[1:] if text.startswith("=") else text
     compiled = ev.compile(key, "=" + body, s, refs)
-    if isinstance(compiled, CellError):
-        out = np.full((nr, nc), compiled, dtype=object)
+    if isinstance(compiled, tuple):
+        out = np.full((nr, nc), compiled[0], dtype=object)
+        result.why[node] = compiled[1]
     else:
         args = []
         for k in compiled.order:
@@ -336,8 +356,11 @@ def _compute(ev, node, spec, parsed, grids, done, result) -> None:
         try:
             res = compiled.func(*args)
         except Exception as exc:  # a function failing is an error value, as in a spreadsheet
-            res = CellError("#VALUE!", f"evaluation failed: {exc}")
+            res = xl_error("#VALUE!")
+            result.why[node] = f"evaluation failed: {exc}"
         out = _shape(res, nr, nc)
+        if nr * nc == 1 and isinstance(res, np.ndarray) and res.size > 1:
+            result.why[node] = "a plain formula whose result is an array (implicit intersection)"
     grids[s][r : r + nr, c : c + nc] = out
     done[s][r : r + nr, c : c + nc] = True
     for i in range(nr):
@@ -351,7 +374,7 @@ def _shape(res, nr: int, nc: int) -> np.ndarray:
         if nr * nc == 1:
             # A plain formula that yields an array: Excel and LibreOffice would implicitly
             # intersect or show #VALUE!; flag it rather than pick an element.
-            out[0, 0] = CellError("#VALUE!", "array result in a single cell")
+            out[0, 0] = xl_error("#VALUE!")
             return out
         arr = res if res.ndim == 2 else res.reshape(1, -1)
         for i in range(nr):
@@ -361,10 +384,10 @@ def _shape(res, nr: int, nc: int) -> np.ndarray:
                 inside = (arr.shape[0] == 1 or i < arr.shape[0]) and (
                     arr.shape[1] == 1 or j < arr.shape[1]
                 )
-                out[i, j] = _scalar(arr[ii, jj]) if inside else CellError("#N/A")
+                out[i, j] = _scalar(arr[ii, jj]) if inside else xl_error("#N/A")
         return out
     v = res.ravel()[0] if isinstance(res, np.ndarray) else res
-    out[:, :] = _scalar(v) if not isinstance(v, CellError) else v
+    out[:, :] = _scalar(v)
     return out
 
 

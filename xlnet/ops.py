@@ -106,25 +106,19 @@ def _a_sigmoid(here: str, z: Block) -> str:
     return f"1/(1+EXP(-{_clamped(z.whole(here))}))"
 
 
-def _c_block_max(i: int, j: int, here: str, z: Block) -> str:
-    return f"MAX({z.whole(here)})"
-
-
-def _np_exp_shift(env: Env, z: np.ndarray, m: np.ndarray) -> np.ndarray:
-    return np.exp(np.maximum(-EXP_CLAMP, z - m))
+def _c_row_max(i: int, j: int, here: str, z: Block) -> str:
+    return f"MAX({z.row_range(i, here)})"
 
 
 def _c_exp_shift(i: int, j: int, here: str, z: Block, m: Block) -> str:
-    # Softmax is unchanged by subtracting a constant; subtracting the epoch's largest Z keeps
-    # every exponent <= 0 (no overflow), the floor -EXP_CLAMP keeps every row sum > 0.
-    c = f"{EXP_CLAMP:g}"
-    return f"EXP(MAX(-{c},{z.ref(i, j, here)}-{m.ref(0, 0, here, True, True)}))"
+    # Softmax is unchanged by subtracting a constant per row; subtracting the row's largest Z
+    # keeps every exponent <= 0 (no overflow) and the row's largest E at 1 (no 0/0).
+    return f"EXP({z.ref(i, j, here)}-{m.ref(i, 0, here, col_abs=True)})"
 
 
 def _a_exp_shift(here: str, z: Block, m: Block) -> str:
-    d = f"({z.whole(here)}-{m.ref(0, 0, here, True, True)})"
-    c = f"{EXP_CLAMP:g}"
-    return f"EXP(IF({d}<-{c},-{c},{d}))"
+    # An NxK block minus an Nx1 column: the column is broadcast across the row.
+    return f"EXP({z.whole(here)}-{m.whole(here)})"
 
 
 def _c_normalise(i: int, j: int, here: str, e: Block) -> str:
@@ -269,10 +263,10 @@ OPS: dict[str, Op] = {
         Op("affine", "Z = X.W + b", lambda env, x, w, b: x @ w + b, _c_affine, _a_affine),
         Op("tanh", "A = tanh(Z)", lambda env, z: np.tanh(z), _c_tanh, _a_tanh),
         Op("sigmoid", "A = 1/(1+exp(-clamp(Z, +-700)))", _np_sigmoid, _c_sigmoid, _a_sigmoid),
-        Op("block_max", "the largest Z of the epoch", lambda env, z: z.max(keepdims=True),
-           _c_block_max),
-        Op("exp_shift", "E = exp(max(Z - max Z, -700))", _np_exp_shift, _c_exp_shift,
-           _a_exp_shift),
+        Op("row_max", "the largest Z of each sample",
+           lambda env, z: z.max(axis=1, keepdims=True), _c_row_max),
+        Op("exp_shift", "E = exp(Z - the row's largest Z)", lambda env, z, m: np.exp(z - m),
+           _c_exp_shift, _a_exp_shift),
         Op("normalise", "A = E / (sum of E's row): softmax",
            lambda env, e: e / e.sum(axis=1, keepdims=True), _c_normalise, _a_normalise),
         Op("cross_entropy", "L = -sum_k Y ln(A + 1e-300)", _np_ce, _c_ce, _a_ce),

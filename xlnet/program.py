@@ -66,7 +66,7 @@ def _output(z: str, layer: str, output: str) -> list[Step]:
     if output == "sigmoid":
         return [_step("A" + layer, "sigmoid", z)]
     return [
-        _step(f"{z} max", "block_max", z),
+        _step(f"{z} max", "row_max", z),
         _step("E" + layer, "exp_shift", z, f"{z} max"),
         _step("A" + layer, "normalise", "E" + layer),
     ]
@@ -128,7 +128,7 @@ def build_program(spec: Spec, n: int, f: int, k: int) -> Program:
         ]
     layer = "1" if spec.model == "logreg" else "2"
     if spec.output == "softmax":
-        shapes[f"Z{layer} max"] = (1, 1)
+        shapes[f"Z{layer} max"] = (n, 1)
         shapes[f"E{layer}"] = (n, k)
     for p in params:
         shapes["d" + p] = shapes[p]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import a1
-from .evaluate import EMPTY, CellError, Result, evaluate, from_cached
+from .evaluate import EMPTY, Result, evaluate, from_cached, is_error
 from .layout import (
     DATA,
     DATA_TOP,
@@ -64,10 +64,17 @@ class Report:
     error_cells: list[str] = field(default_factory=list)
     formula_cells: int = 0
     unchecked_formulas: int = 0
+    unchecked_cells: list[str] = field(default_factory=list)  # the first few
 
     @property
     def ok(self) -> bool:
-        return not self.error_cells and all(b.status == "ok" for b in self.blocks)
+        # A formula outside every block is not checked against anything: a workbook whose
+        # Settings claim fewer epochs than its Train sheet holds must not pass.
+        return (
+            not self.error_cells
+            and not self.unchecked_formulas
+            and all(b.status == "ok" for b in self.blocks)
+        )
 
     @property
     def failures(self) -> list[BlockCheck]:
@@ -81,6 +88,7 @@ class Report:
             "ok": self.ok,
             "formula_cells": self.formula_cells,
             "unchecked_formulas": self.unchecked_formulas,
+            "unchecked_cells": self.unchecked_cells,
             "error_cells": self.error_cells,
             "blocks": [_jsonable(asdict(b)) for b in self.blocks],
             "failures": [_jsonable(asdict(b)) for b in self.failures],
@@ -106,6 +114,11 @@ class Report:
             )
         for e in self.error_cells[:20]:
             lines.append(f"ERROR CELL {e}")
+        if self.unchecked_formulas:
+            lines.append(
+                f"UNCHECKED: {self.unchecked_formulas} formula cells lie outside every block "
+                f"(first: {', '.join(self.unchecked_cells[:5])})"
+            )
         verdict = "OK" if self.ok else "FAILED"
         lines.append(
             f"{verdict}: {self.formula_cells} formula cells recomputed with {self.engine}; "
@@ -148,19 +161,36 @@ def read_run(book: Book) -> Run:
             raise BookError(f"{book.path}: Settings!{a1.cell(b.row, b.col)} ({key}) is empty")
         return v
 
+    def whole(key: str, low: int) -> int:
+        v = setting(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < low:
+            raise BookError(
+                f"{book.path}: Settings {key} must be a whole number >= {low}, got {v!r}"
+            )
+        return int(v)
+
+    def number(key: str) -> float:
+        v = setting(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise BookError(f"{book.path}: Settings {key} must be a number, got {v!r}")
+        return float(v)
+
     try:
+        model = str(setting("model"))
         spec = Spec(
-            model=str(setting("model")),
+            model=model,
             output=str(setting("output")),
-            hidden=int(setting("hidden")) if str(setting("model")) == "mlp" else 5,
-            epochs=int(setting("epochs")),
-            seed=int(setting("seed")),
+            hidden=whole("hidden", 1) if model == "mlp" else 5,
+            epochs=whole("epochs", 1),
+            seed=whole("seed", 0),
             layout=str(setting("layout")),
         )
-        f, k = int(setting("features")), int(setting("classes"))
-        lr, n_div = float(setting(LR_NAME)), float(setting(N_NAME))
-    except (SpecError, TypeError, ValueError) as exc:
+    except SpecError as exc:
         raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
+    f, k = whole("features", 1), whole("classes", 2)
+    lr, n_div = number(LR_NAME), number(N_NAME)
+    if n_div <= 0:
+        raise BookError(f"{book.path}: Settings {N_NAME} must be positive, got {n_div:g}")
     data = book.sheet(DATA).values
     n = 0
     while (DATA_TOP + n, LABEL_COL) in data:
@@ -230,12 +260,9 @@ def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol
         problem = None
         if formula is None:
             problem = "empty" if got is None or got is EMPTY else "not a formula"
-        elif (
-            isinstance(got, CellError) or not isinstance(got, int | float) or isinstance(got, bool)
-        ):
-            problem = (
-                f"not a number{': ' + got.why if isinstance(got, CellError) and got.why else ''}"
-            )
+        elif is_error(got) or not isinstance(got, int | float) or isinstance(got, bool):
+            why = result.why.get((s, r, c))
+            problem = f"not a number ({why})" if why else "not a number"
         else:
             d = abs(float(got) - e)
             rel = d / scale
@@ -294,6 +321,10 @@ def verify(
         for _, _, b in blocks_to_check(run)
         for _, _, r, c in b.cells()
     }
-    report.unchecked_formulas = len(result.formulas.keys() - checked)
+    unchecked = sorted(result.formulas.keys() - checked)
+    report.unchecked_formulas = len(unchecked)
+    report.unchecked_cells = [
+        f"{result.sheet_names[s]}!{a1.cell(r, c)}" for s, r, c in unchecked[:20]
+    ]
     report.error_cells = result.error_cells()
     return report

@@ -58,35 +58,40 @@ def read_book(path: str | Path) -> Book:
     path = Path(path)
     wb = _open(path, data_only=False)
     try:
-        sheets: dict[str, Sheet] = {}
-        for ws in wb.worksheets:
-            sheet = Sheet(ws.title)
-            for row in ws.iter_rows():
-                for c in row:
-                    v = c.value
-                    if v is None or not hasattr(c, "row"):
-                        continue
-                    rc = (c.row - 1, c.column - 1)
-                    if isinstance(v, ArrayFormula):
-                        (r0, c0), (r1, c1) = _bounds(v.ref)
-                        sheet.arrays[rc] = (v.text, r1 - r0 + 1, c1 - c0 + 1)
-                    elif isinstance(v, str) and v.startswith("=") and len(v) > 1:
-                        sheet.formulas[rc] = v
-                    else:
-                        sheet.values[rc] = v
-            # Cells covered by an array formula hold cached values only: drop them.
-            for (r0, c0), (_, nr, nc) in sheet.arrays.items():
-                for r in range(r0, r0 + nr):
-                    for c in range(c0, c0 + nc):
-                        sheet.values.pop((r, c), None)
-            sheets[ws.title] = sheet
-        names = {}
-        for name, dn in wb.defined_names.items():
-            if dn.attr_text:
-                names[name.upper()] = dn.attr_text
-        return Book(path, sheets, names)
+        return Book(path, {ws.title: _read_sheet(ws) for ws in wb.worksheets}, _names(wb))
+    except BookError:
+        raise
+    except Exception as exc:  # sheets are parsed lazily: broken XML surfaces only here
+        raise BookError(f"{path}: cannot read as .xlsx ({type(exc).__name__}: {exc})") from None
     finally:
         wb.close()
+
+
+def _read_sheet(ws) -> Sheet:
+    sheet = Sheet(ws.title)
+    for row in ws.iter_rows():
+        for c in row:
+            v = c.value
+            if v is None or not hasattr(c, "row"):
+                continue
+            rc = (c.row - 1, c.column - 1)
+            if isinstance(v, ArrayFormula):
+                (r0, c0), (r1, c1) = _bounds(v.ref)
+                sheet.arrays[rc] = (v.text, r1 - r0 + 1, c1 - c0 + 1)
+            elif c.data_type == "f" and isinstance(v, str) and len(v) > 1:
+                sheet.formulas[rc] = v
+            else:
+                sheet.values[rc] = v  # text that merely starts with "=" stays text
+    # Cells covered by an array formula hold cached values only: drop them.
+    for (r0, c0), (_, nr, nc) in sheet.arrays.items():
+        for r in range(r0, r0 + nr):
+            for c in range(c0, c0 + nc):
+                sheet.values.pop((r, c), None)
+    return sheet
+
+
+def _names(wb) -> dict[str, str]:
+    return {name.upper(): dn.attr_text for name, dn in wb.defined_names.items() if dn.attr_text}
 
 
 def read_cached(path: str | Path) -> dict[str, dict[tuple[int, int], object]]:
@@ -103,6 +108,8 @@ def read_cached(path: str | Path) -> dict[str, dict[tuple[int, int], object]]:
                         cells[(c.row - 1, c.column - 1)] = c.value
             out[ws.title] = cells
         return out
+    except Exception as exc:
+        raise BookError(f"{path}: cannot read as .xlsx ({type(exc).__name__}: {exc})") from None
     finally:
         wb.close()
 
