@@ -313,3 +313,15 @@ def test_fewer_epochs_in_settings_than_in_the_sheet_fails(small_books, tmp_path)
     assert report.unchecked_formulas > 0
     assert any(c.startswith(TRAIN) for c in report.unchecked_cells)
     assert "UNCHECKED" in report.table()
+
+
+def test_shared_dependencies_are_not_circular(tmp_path):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_formula("A1", "=SUM(B1:C1)")  # reads B1 and C1; C1 reads B1
+        ws.write_formula("C1", "=B1*2")
+        ws.write_formula("B1", "=D1+1")
+        ws.write_number("D1", 1)
+
+    result = _book(tmp_path, write)
+    assert [result.value("S", 0, c) for c in range(3)] == [6, 2, 4]

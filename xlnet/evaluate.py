@@ -19,6 +19,7 @@ from formulas import Parser
 from formulas.tokens.operand import XlError
 
 from . import a1
+from .batch import Plan, Unsupported, make_plan, run
 from .xlsxio import Book
 
 EMPTY = sh.EMPTY
@@ -48,12 +49,23 @@ _TOKEN = re.compile(
 )
 
 Ref = tuple[int, int, int, int, int]  # sheet index, r0, c0, r1, c1 (inclusive, 0-based)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True)
+class _ShapePlan:
+    # Per reference: a fixed Ref (a defined name) or None, then the sheet index (None: the
+    # formula's own sheet), the digit runs holding its two row numbers, and its two columns.
+    refs: tuple[tuple[Ref | None, int | None, int, int, int, int], ...]
+    literals: tuple[int, ...]  # digit runs that are not row numbers (constants, strings)
 
 
 @dataclass
 class _Compiled:
     func: Callable
     order: list[int]  # for each input of func, the index of the textual reference feeding it
+    plan: Plan | None = None  # the vectorised form, where every function has one
+    plan_order: list[int] = field(default_factory=list)  # same, for the plan's inputs
 
 
 @dataclass
@@ -130,6 +142,7 @@ class _Evaluator:
         self.sheet_index = {n.upper(): i for i, n in enumerate(self.sheet_names)}
         self.parser = Parser()
         self.cache: dict[str, _Compiled | tuple[XlError, str]] = {}
+        self.shapes: dict[str, _ShapePlan | None] = {}
         self.names: dict[str, Ref] = {}
         for name, text in book.names.items():
             ref = self._parse_name_target(name, text)
@@ -169,6 +182,66 @@ class _Evaluator:
             return None
 
     def tokenize(self, text: str, here: int, row: int, col: int) -> tuple[str, list[Ref]]:
+        """A key shared by formulas that compile to the same function with inputs of the same
+        shapes, and the formula's references in textual order.
+
+        Formulas filled down differ only in the digits of their references, so the analysis of
+        one text is cached under its digit-free shape and reused for the others: only the row
+        numbers are read per cell.
+        """
+        shape = _DIGITS.sub("#", text)
+        plan = self.shapes.get(shape, False)
+        if plan is False:
+            plan = self.shapes[shape] = self._shape_plan(text, here)
+        if plan is None:
+            return self._tokenize_full(text, here, row, col)
+        nums = _DIGITS.findall(text)
+        refs: list[Ref] = []
+        for fixed, sheet, i1, c0, i2, c1 in plan.refs:
+            if fixed is not None:
+                refs.append(fixed)
+                continue
+            r1, r2 = int(nums[i1]) - 1, int(nums[i2]) - 1
+            if r1 > r2:
+                r1, r2 = r2, r1
+            refs.append((here if sheet is None else sheet, r1, c0, r2, c1))
+        literals = ",".join(nums[i] for i in plan.literals)
+        heights = ",".join(str(r[3] - r[1]) for r in refs)
+        pattern = ",".join(str(refs.index(r)) for r in refs)
+        return f"{shape}|{literals}|{heights}|{pattern}", refs
+
+    def _shape_plan(self, text: str, here: int) -> _ShapePlan | None:
+        """How to read the references of any formula of this text's shape, or None when the
+        digits carry more than row numbers (a sheet or a name with digits)."""
+        runs = [m.span() for m in _DIGITS.finditer(text)]
+        row_runs: set[int] = set()
+        refs = []
+        for m in _TOKEN.finditer(text):
+            if m.group("str"):
+                continue
+            if m.group("name"):
+                name = m.group("name").upper()
+                if name not in self.names:
+                    if name in self.book.names:
+                        raise EvalError(f"defined name {name} is not a plain cell range")
+                    continue
+                if any(m.start() <= a < m.end() for a, _ in runs):
+                    return None
+                refs.append((self.names[name], None, 0, 0, 0, 0))
+                continue
+            if m.group("sheet") and any(m.start("sheet") <= a < m.end("sheet") for a, _ in runs):
+                return None
+            ref = self._ref(m, here)[0]
+            ends = [g if m.group(g) else "r1" for g in ("r1", "r2")]
+            idx = [next(k for k, (a, _) in enumerate(runs) if m.start(e) <= a < m.end(e))
+                   for e in ends]  # fmt: skip
+            row_runs.update(idx)
+            sheet = None if m.group("sheet") is None else ref[0]
+            refs.append((None, sheet, idx[0], ref[2], idx[1], ref[4]))
+        literals = tuple(k for k in range(len(runs)) if k not in row_runs)
+        return _ShapePlan(tuple(refs), literals)
+
+    def _tokenize_full(self, text: str, here: int, row: int, col: int) -> tuple[str, list[Ref]]:
         """The relative (R1C1) key of a formula and its references in textual order."""
         refs: list[Ref] = []
         out: list[str] = []
@@ -199,7 +272,7 @@ class _Evaluator:
         # Two cells share a compiled formula only if their references coincide the same way
         # (=A2+$A$1 in row 1 names one cell twice, in row 2 two cells).
         pattern = ",".join(str(refs.index(r)) for r in refs)
-        return "".join(out) + "|" + pattern, refs
+        return "R1C1|" + "".join(out) + "|" + pattern, refs
 
     # --- compiling ------------------------------------------------------------------------
     def compile(
@@ -209,7 +282,9 @@ class _Evaluator:
         if hit is not None:
             return hit
         try:
-            func = self.parser.ast(text)[1].compile()
+            builder = self.parser.ast(text)[1]
+            plan = make_plan(builder)
+            func = builder.compile()
         except Exception as exc:  # formulas raises many types for what it cannot parse
             compiled: _Compiled | tuple[XlError, str] = (
                 xl_error("#NAME?"),
@@ -224,6 +299,10 @@ class _Evaluator:
                 except ValueError:
                     raise EvalError(f"cannot match input {inp!r} of {text}") from None
             compiled = _Compiled(func, order)
+            if plan is not None:
+                compiled.plan = plan
+                for inp, _ in plan.inputs:
+                    compiled.plan_order.append(refs.index(self._input_target(inp, here, text)))
         self.cache[key] = compiled
         return compiled
 
@@ -258,23 +337,32 @@ def _scalar(v):
     return v
 
 
-def evaluate(book: Book, progress: Callable[[int, int], None] | None = None) -> Result:
-    """Recompute every formula cell of `book`; entered values are the only inputs."""
+Node = tuple[int, int, int]  # sheet index, row, col (the top-left cell of an array formula)
+
+
+def evaluate(
+    book: Book, progress: Callable[[int, int], None] | None = None, vectorise: bool = True
+) -> Result:
+    """Recompute every formula cell of `book`; entered values are the only inputs.
+
+    Cells are scheduled by dependency level (a cell's level is one more than the highest level
+    it reads); cells of one level that share a formula are computed together, vectorised when
+    `vectorise` and the formula allows it, else one by one with formulas' compiled function.
+    """
     # schedula logs a traceback for every function that fails; a failure is an error value.
     for name in ("schedula", "formulas"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     ev = _Evaluator(book)
-    n_sheets = len(ev.sheet_names)
-    # Per cell: sheet, row, col -> (formula text, rows, cols) for arrays (1, 1 for a cell).
-    nodes: dict[tuple[int, int, int], tuple[str, int, int]] = {}
-    for s, sheet in enumerate(book.sheets.values()):
+    sheets = list(book.sheets.values())
+    nodes: dict[Node, tuple[str, int, int]] = {}  # -> (formula, rows, cols); 1, 1 for a cell
+    for s, sheet in enumerate(sheets):
         for (r, c), text in sheet.formulas.items():
             nodes[(s, r, c)] = (text, 1, 1)
         for (r, c), (text, nr, nc) in sheet.arrays.items():
             nodes[(s, r, c)] = (text, nr, nc)
-    parsed: dict[tuple[int, int, int], tuple[str, list[Ref]]] = {}
-    extent = [[1, 1] for _ in range(n_sheets)]
-    for s, sheet in enumerate(book.sheets.values()):
+    parsed: dict[Node, tuple[str, list[Ref]]] = {}
+    extent = [[1, 1] for _ in sheets]
+    for s, sheet in enumerate(sheets):
         for r, c in sheet.values:
             extent[s][0], extent[s][1] = max(extent[s][0], r + 1), max(extent[s][1], c + 1)
     for (s, r, c), (text, nr, nc) in nodes.items():
@@ -283,63 +371,145 @@ def evaluate(book: Book, progress: Callable[[int, int], None] | None = None) -> 
         extent[s][0], extent[s][1] = max(extent[s][0], r + nr), max(extent[s][1], c + nc)
         for rs, _, _, r1, c1 in refs:
             extent[rs][0], extent[rs][1] = max(extent[rs][0], r1 + 1), max(extent[rs][1], c1 + 1)
-    grids = [np.full(tuple(e), EMPTY, dtype=object) for e in extent]
-    done = [np.ones(tuple(e), dtype=bool) for e in extent]
-    master: dict[tuple[int, int, int], tuple[int, int, int]] = {}
-    for s, sheet in enumerate(book.sheets.values()):
+    g = _Grids([tuple(e) for e in extent])
+    for s, sheet in enumerate(sheets):
         for (r, c), v in sheet.values.items():
-            grids[s][r, c] = _input_value(v)
+            g.put(s, r, c, _input_value(v))
+    groups = _schedule(ev, nodes, parsed, g)
+    result = Result(ev.sheet_names, g.obj)
+    total, count = len(nodes), 0
+    for _, members in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        if not (vectorise and len(members) > 1 and _run_group(ev, members, nodes, parsed, g,
+                                                               result)):  # fmt: skip
+            for node in members:
+                _compute(ev, node, nodes[node], parsed[node], g, result)
+        count += len(members)
+        if progress is not None:
+            progress(count, total)
+    result.evaluated = total
+    return result
+
+
+class _Grids:
+    """Cell values per sheet: objects (the truth), and a float copy of the numbers."""
+
+    def __init__(self, shapes: list[tuple[int, int]]) -> None:
+        self.obj = [np.full(shape, EMPTY, dtype=object) for shape in shapes]
+        self.num = [np.zeros(shape) for shape in shapes]
+        self.isnum = [np.zeros(shape, dtype=bool) for shape in shapes]
+
+    def put(self, s: int, r: int, c: int, v) -> None:
+        self.obj[s][r, c] = v
+        numeric = isinstance(v, float) and not isinstance(v, bool)
+        self.isnum[s][r, c] = numeric
+        if numeric:
+            self.num[s][r, c] = v
+
+
+def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
+    """Dependency levels by depth-first search; groups of (level, formula, sheet)."""
+    done = [~np.zeros(o.shape, dtype=bool) for o in g.obj]
+    level = [np.zeros(o.shape, dtype=np.int32) for o in g.obj]
+    master: dict[Node, Node] = {}
     for (s, r, c), (_, nr, nc) in nodes.items():
         done[s][r : r + nr, c : c + nc] = False
         if nr * nc > 1:
             for rr in range(r, r + nr):
                 for cc in range(c, c + nc):
                     master[(s, rr, cc)] = (s, r, c)
-    result = Result(ev.sheet_names, grids)
-    total, count = len(nodes), 0
+    groups: dict[tuple, list[Node]] = {}
 
-    def pending_of(node: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    def visit(node: Node) -> list[Node] | int:
+        """The level of `node` if all it reads is scheduled, else the cells still pending in
+        the first window that has some (all of them, so the window is scanned once)."""
+        lv = 0
         for s, r0, c0, r1, c1 in parsed[node][1]:
             window = done[s][r0 : r1 + 1, c0 : c1 + 1]
             if not window.all():
-                i, j = np.argwhere(~window)[0]
-                dep = (s, r0 + int(i), c0 + int(j))
-                return master.get(dep, dep)
-        return None
+                return list(dict.fromkeys(
+                    master.get(d, d)
+                    for d in ((s, r0 + int(i), c0 + int(j)) for i, j in np.argwhere(~window))
+                ))  # fmt: skip
+            lv = max(lv, int(level[s][r0 : r1 + 1, c0 : c1 + 1].max()))
+        return lv + 1
 
+    # Depth-first, with the cells being expanded ("gray") forming the path from the start:
+    # reaching one of them again is a circular reference.
     for start in nodes:
-        s0, r0, c0 = start
-        if done[s0][r0, c0]:
-            continue
-        stack = [start]
-        on_stack = {start}
+        stack: list[Node] = [start]
+        gray: set[Node] = set()
         while stack:
             node = stack[-1]
-            dep = pending_of(node)
-            if dep is not None:
-                if dep in on_stack:
-                    raise EvalError(f"circular reference through {_name(ev, dep)}")
-                stack.append(dep)
-                on_stack.add(dep)
+            if done[node[0]][node[1], node[2]]:
+                stack.pop()
+                continue
+            lv = visit(node)
+            if isinstance(lv, list):
+                gray.add(node)
+                for dep in lv:
+                    if dep in gray:
+                        raise EvalError(f"circular reference through {_name(ev, dep)}")
+                    stack.append(dep)
                 continue
             stack.pop()
-            on_stack.discard(node)
-            _compute(ev, node, nodes[node], parsed[node], grids, done, result)
-            count += 1
-            if progress is not None and count % 2000 == 0:
-                progress(count, total)
-    if progress is not None:
-        progress(total, total)
-    result.evaluated = total
-    return result
+            gray.discard(node)
+            s, r, c = node
+            _, nr, nc = nodes[node]
+            level[s][r : r + nr, c : c + nc] = lv
+            done[s][r : r + nr, c : c + nc] = True
+            group = (lv, parsed[node][0], s) if nr * nc == 1 else (lv, node)
+            groups.setdefault(group, []).append(node)
+    return groups
 
 
-def _name(ev: _Evaluator, node: tuple[int, int, int]) -> str:
+def _run_group(ev, members: list[Node], nodes, parsed, g: _Grids, result: Result) -> bool:
+    """Compute cells that share a formula in one vectorised step; False if it cannot."""
+    first = members[0]
+    key, refs0 = parsed[first]
+    text = nodes[first][0]
+    body = text[1:] if text.startswith("=") else text
+    compiled = ev.compile(key, "=" + body, first[0], refs0)
+    if isinstance(compiled, tuple) or compiled.plan is None:
+        return False
+    n = len(members)
+    arrays = []
+    for k in compiled.plan_order:
+        rs, r0, c0, r1, c1 = refs0[k]
+        h, w = r1 - r0 + 1, c1 - c0 + 1
+        rows = np.fromiter((parsed[m][1][k][1] for m in members), dtype=np.intp, count=n)
+        cols = np.fromiter((parsed[m][1][k][2] for m in members), dtype=np.intp, count=n)
+        if (rows == r0).all() and (cols == c0).all():
+            sl = (slice(r0, r1 + 1), slice(c0, c1 + 1))
+            if not g.isnum[rs][sl].all():
+                return False
+            arrays.append(g.num[rs][sl][None])
+            continue
+        ri = rows[:, None, None] + np.arange(h)[None, :, None]
+        ci = cols[:, None, None] + np.arange(w)[None, None, :]
+        if not g.isnum[rs][ri, ci].all():
+            return False
+        arrays.append(g.num[rs][ri, ci])
+    try:
+        values = run(compiled.plan, arrays, n)
+    except Unsupported:
+        return False
+    s = first[0]
+    rows = np.fromiter((m[1] for m in members), dtype=np.intp, count=n)
+    cols = np.fromiter((m[2] for m in members), dtype=np.intp, count=n)
+    g.num[s][rows, cols] = values
+    g.isnum[s][rows, cols] = True
+    g.obj[s][rows, cols] = values.tolist()
+    for m in members:
+        result.formulas[m] = nodes[m][0]
+    return True
+
+
+def _name(ev: _Evaluator, node: Node) -> str:
     s, r, c = node
     return f"{ev.sheet_names[s]}!{a1.cell(r, c)}"
 
 
-def _compute(ev, node, spec, parsed, grids, done, result) -> None:
+def _compute(ev, node: Node, spec, parsed, g: _Grids, result: Result) -> None:
     s, r, c = node
     text, nr, nc = spec
     key, refs = parsed
@@ -352,7 +522,7 @@ def _compute(ev, node, spec, parsed, grids, done, result) -> None:
         args = []
         for k in compiled.order:
             rs, r0, c0, r1, c1 = refs[k]
-            args.append(grids[rs][r0 : r1 + 1, c0 : c1 + 1])
+            args.append(g.obj[rs][r0 : r1 + 1, c0 : c1 + 1])
         try:
             res = compiled.func(*args)
         except Exception as exc:  # a function failing is an error value, as in a spreadsheet
@@ -361,10 +531,9 @@ def _compute(ev, node, spec, parsed, grids, done, result) -> None:
         out = _shape(res, nr, nc)
         if nr * nc == 1 and isinstance(res, np.ndarray) and res.size > 1:
             result.why[node] = "a plain formula whose result is an array (implicit intersection)"
-    grids[s][r : r + nr, c : c + nc] = out
-    done[s][r : r + nr, c : c + nc] = True
     for i in range(nr):
         for j in range(nc):
+            g.put(s, r + i, c + j, out[i, j])
             result.formulas[(s, r + i, c + j)] = text if nr * nc == 1 else "{" + text + "}"
 
 
