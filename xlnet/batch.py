@@ -176,6 +176,25 @@ def make_plan(builder) -> Plan | None:
 
 def run(plan: Plan, inputs: list[np.ndarray], cells: int) -> np.ndarray:
     """Values of `cells` cells, given each input as an array (cells or 1, rows, cols)."""
+    result = _execute(plan, inputs)
+    if result.shape[1:] != (1, 1):
+        raise Unsupported("not one number per cell")
+    return np.broadcast_to(result.reshape(-1), (cells,)).astype(float)
+
+
+def run_block(plan: Plan, inputs: list[np.ndarray], rows: int, cols: int) -> np.ndarray:
+    """Values of one array formula over rows x cols cells. A result of another size is
+    left to the cell-by-cell path (it pads with #N/A)."""
+    result = _execute(plan, inputs)
+    if result.shape[0] != 1:
+        raise Unsupported("one array formula")
+    out = result[0]
+    if out.shape != (rows, cols) and not (out.shape[0] in (1, rows) and out.shape[1] in (1, cols)):
+        raise Unsupported("array result of another size")
+    return np.broadcast_to(out, (rows, cols)).astype(float)
+
+
+def _execute(plan: Plan, inputs: list[np.ndarray]) -> np.ndarray:
     values: list[np.ndarray | None] = [None] * plan.size
     for (_, s), arr in zip(plan.inputs, inputs, strict=True):
         values[s] = arr
@@ -198,6 +217,6 @@ def run(plan: Plan, inputs: list[np.ndarray], cells: int) -> np.ndarray:
             values[out] = res
     result = values[plan.out]
     assert result is not None
-    if result.shape[1:] != (1, 1) or result.dtype.kind not in "fiu":
-        raise Unsupported("not one number per cell")
-    return np.broadcast_to(result.reshape(-1), (cells,)).astype(float)
+    if result.dtype.kind not in "fiu":
+        raise Unsupported("not numbers")
+    return result

@@ -19,7 +19,7 @@ from formulas import Parser
 from formulas.tokens.operand import XlError
 
 from . import a1
-from .batch import Plan, Unsupported, make_plan, run
+from .batch import Plan, Unsupported, make_plan, run, run_block
 from .xlsxio import Book
 
 EMPTY = sh.EMPTY
@@ -379,8 +379,7 @@ def evaluate(
     result = Result(ev.sheet_names, g.obj)
     total, count = len(nodes), 0
     for _, members in sorted(groups.items(), key=lambda kv: kv[0][0]):
-        if not (vectorise and len(members) > 1 and _run_group(ev, members, nodes, parsed, g,
-                                                               result)):  # fmt: skip
+        if not (vectorise and _run_group(ev, members, nodes, parsed, g, result)):
             for node in members:
                 _compute(ev, node, nodes[node], parsed[node], g, result)
         count += len(members)
@@ -489,11 +488,24 @@ def _run_group(ev, members: list[Node], nodes, parsed, g: _Grids, result: Result
         if not g.isnum[rs][ri, ci].all():
             return False
         arrays.append(g.num[rs][ri, ci])
+    s = first[0]
+    text_, nr, nc = nodes[first]
     try:
-        values = run(compiled.plan, arrays, n)
+        if nr * nc > 1:
+            block = run_block(compiled.plan, arrays, nr, nc)
+        else:
+            values = run(compiled.plan, arrays, n)
     except Unsupported:
         return False
-    s = first[0]
+    if nr * nc > 1:
+        r, c = first[1], first[2]
+        g.num[s][r : r + nr, c : c + nc] = block
+        g.isnum[s][r : r + nr, c : c + nc] = True
+        g.obj[s][r : r + nr, c : c + nc] = block.tolist()
+        for i in range(nr):
+            for j in range(nc):
+                result.formulas[(s, r + i, c + j)] = "{" + text_ + "}"
+        return True
     rows = np.fromiter((m[1] for m in members), dtype=np.intp, count=n)
     cols = np.fromiter((m[2] for m in members), dtype=np.intp, count=n)
     g.num[s][rows, cols] = values
