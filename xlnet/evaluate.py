@@ -405,13 +405,20 @@ class _Grids:
             self.num[s][r, c] = v
 
 
+_PENDING = np.int32(2**30)  # the level of a formula cell not yet scheduled
+
+
 def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
-    """Dependency levels by depth-first search; groups of (level, formula, sheet)."""
-    done = [~np.zeros(o.shape, dtype=bool) for o in g.obj]
+    """Dependency levels by depth-first search; groups of (level, formula, sheet).
+
+    A cell's level is one more than the highest level it reads (entered values are level 0);
+    cells not yet scheduled hold _PENDING, so one max over a window both finds the level and
+    tells whether anything in it is still pending.
+    """
     level = [np.zeros(o.shape, dtype=np.int32) for o in g.obj]
     master: dict[Node, Node] = {}
     for (s, r, c), (_, nr, nc) in nodes.items():
-        done[s][r : r + nr, c : c + nc] = False
+        level[s][r : r + nr, c : c + nc] = _PENDING
         if nr * nc > 1:
             for rr in range(r, r + nr):
                 for cc in range(c, c + nc):
@@ -423,13 +430,21 @@ def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
         the first window that has some (all of them, so the window is scanned once)."""
         lv = 0
         for s, r0, c0, r1, c1 in parsed[node][1]:
-            window = done[s][r0 : r1 + 1, c0 : c1 + 1]
-            if not window.all():
-                return list(dict.fromkeys(
-                    master.get(d, d)
-                    for d in ((s, r0 + int(i), c0 + int(j)) for i, j in np.argwhere(~window))
-                ))  # fmt: skip
-            lv = max(lv, int(level[s][r0 : r1 + 1, c0 : c1 + 1].max()))
+            if r0 == r1 and c0 == c1:
+                m = level[s][r0, c0]
+                if m == _PENDING:
+                    dep = (s, r0, c0)
+                    return [master.get(dep, dep)]
+            else:
+                window = level[s][r0 : r1 + 1, c0 : c1 + 1]
+                m = window.max()
+                if m == _PENDING:
+                    return list(dict.fromkeys(
+                        master.get(d, d) for d in ((s, r0 + int(i), c0 + int(j))
+                                                   for i, j in np.argwhere(window == _PENDING))
+                    ))  # fmt: skip
+            if m > lv:
+                lv = int(m)
         return lv + 1
 
     # Depth-first, with the cells being expanded ("gray") forming the path from the start:
@@ -439,7 +454,7 @@ def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
         gray: set[Node] = set()
         while stack:
             node = stack[-1]
-            if done[node[0]][node[1], node[2]]:
+            if level[node[0]][node[1], node[2]] != _PENDING:
                 stack.pop()
                 continue
             lv = visit(node)
@@ -455,7 +470,6 @@ def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
             s, r, c = node
             _, nr, nc = nodes[node]
             level[s][r : r + nr, c : c + nc] = lv
-            done[s][r : r + nr, c : c + nc] = True
             group = (lv, parsed[node][0], s) if nr * nc == 1 else (lv, node)
             groups.setdefault(group, []).append(node)
     return groups
