@@ -325,3 +325,32 @@ def test_shared_dependencies_are_not_circular(tmp_path):
 
     result = _book(tmp_path, write)
     assert [result.value("S", 0, c) for c in range(3)] == [6, 2, 4]
+
+
+@pytest.mark.parametrize(("model", "output", "layout"), LAYOUT_CASES)
+def test_vectorised_path_matches_formulas_own_functions(small_books, model, output, layout):
+    """batch.py's NumPy forms against the formulas package's functions, cell by cell."""
+    book = read_book(small_books[(model, output, layout)])
+    fast, slow = evaluate(book), evaluate(book, vectorise=False)
+    assert fast.formulas.keys() == slow.formulas.keys()
+    for s, r, c in slow.formulas:
+        assert fast.grids[s][r, c] == pytest.approx(slow.grids[s][r, c], rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["=1/(A1-1)", "=LN(A1-1)", "=EXP(A1*1000)", "=SQRT(-A1)", "=MATCH(9,B1:D1,0)",
+     "=INDEX(B1:D1,1,5)", "=SUMPRODUCT(B1:D1,B1:B2)", "=A1:A2*2", "=IF(A1>0,\"yes\",\"no\")"],
+)  # fmt: skip
+def test_vectorised_path_defers_errors_to_formulas(tmp_path, formula):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_row(0, 0, [1, 2, 3, 4])
+        ws.write_number(1, 0, 1)
+        for r in range(2, 6):  # a filled-down group, so the vectorised path is tried
+            ws.write_formula(r, 5, formula)
+
+    fast_book = _book(tmp_path, write)
+    slow = evaluate(read_book(tmp_path / "t.xlsx"), vectorise=False)
+    for r in range(2, 6):
+        assert str(fast_book.value("S", r, 5)) == str(slow.value("S", r, 5))
