@@ -185,8 +185,13 @@ def _progress_printer():
     if not sys.stderr.isatty():
         return None
     start = time.perf_counter()
+    last = [0.0]
 
     def show(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - last[0] < 0.1:  # redraw at most ten times a second
+            return
+        last[0] = now
         width = 30
         filled = int(width * done / max(total, 1))
         rate = done / max(time.perf_counter() - start, 1e-9)

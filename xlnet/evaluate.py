@@ -1,8 +1,9 @@
-"""Recalculates every formula of a workbook read from a file, with the `formulas` package.
+"""Recalculates every formula of a workbook read from a file, built on the `formulas` package.
 
 Independent of the code that wrote the workbook: it sees only the formulas in the file. Each
-distinct relative (R1C1) formula is parsed and compiled by `formulas` once, then called for every
-cell that shares it; cells are evaluated in dependency order found from their references.
+distinct formula (up to the rows it reads) is parsed by `formulas` once; cells are scheduled by
+dependency level, and the cells of a level that share a formula are computed in one vectorised
+step (batch.py) or, where that cannot be done, one by one with formulas' compiled function.
 Cached values in the file are never used: only entered values (numbers, text) are inputs.
 """
 

@@ -346,6 +346,16 @@ def _write_about(w: _Writer, program: Program, layout: Layout, dataset: Dataset)
             "Guards: softmax subtracts the row maximum; sigmoid inputs are clamped to +-700 "
             "before EXP; LN gets A + 1E-300, so no cell ever shows #NUM! or #DIV/0!.",
         ),
+        (
+            "",
+            "Layout: "
+            + (
+                "cells, one formula per number, as a person builds it by hand."
+                if spec.layout == "cells"
+                else "arrays, one legacy array formula (shown in braces, entered with "
+                "Ctrl+Shift+Enter) per block of each epoch."
+            ),
+        ),
         ("", "Check it: xlnet verify FILE recomputes every formula and compares it with NumPy."),
         ("", ""),
         ("head", "Settings used"),
