@@ -183,3 +183,13 @@ def test_verify_rejects_truncated_sheet_xml(small_books, tmp_path):
     assert result.returncode == EXIT_USAGE
     assert "cannot read" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_libreoffice_engine_without_libreoffice(small_books, monkeypatch, capsys):
+    import xlnet.libreoffice as lo
+
+    monkeypatch.setattr(lo, "soffice", lambda: None)
+    code = main(["verify", str(small_books[("logreg", "softmax")]), "--engine", "libreoffice"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_USAGE
+    assert len(err) == 1 and "LibreOffice is not installed" in err[0]
