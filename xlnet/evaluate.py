@@ -76,7 +76,6 @@ class Result:
     sheet_names: list[str]
     grids: list[np.ndarray]
     formulas: dict[tuple[int, int, int], str] = field(default_factory=dict)
-    evaluated: int = 0
     why: dict[tuple[int, int, int], str] = field(default_factory=dict)  # cause of an error
 
     def index(self, sheet: str) -> int:
@@ -133,7 +132,7 @@ def from_cached(book: Book, cached: dict[str, dict[tuple[int, int], object]]) ->
             for i in range(nr):
                 for j in range(nc):
                     formulas[(s, r + i, c + j)] = "{" + text + "}"
-    return Result(names, grids, formulas, len(formulas))
+    return Result(names, grids, formulas)
 
 
 class _Evaluator:
@@ -386,7 +385,6 @@ def evaluate(
         count += len(members)
         if progress is not None:
             progress(count, total)
-    result.evaluated = total
     return result
 
 

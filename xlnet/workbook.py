@@ -142,7 +142,7 @@ def _write(
     _write_init(w, program, layout, values)
     _write_train(w, program, layout, values)
     _write_summary(w, program, layout, values)
-    _write_about(w, program, layout, dataset)
+    _write_about(w, program, layout, dataset, inputs)
     for p in program.params:
         w.wb.define_name(f"{p}_init", "=" + layout.block("New " + p, 0).a1)
         w.wb.define_name(f"{p}_final", "=" + layout.block("New " + p, spec.epochs).a1)
@@ -153,14 +153,19 @@ def _write(
     return w.formulas
 
 
-def _write_settings(w: _Writer, program: Program, layout: Layout, inputs: Inputs) -> None:
+def _setting_values(program: Program, inputs: Inputs) -> dict[str, object]:
+    """The value of each row of the Settings sheet (hidden is 0 for the logistic regressor)."""
     spec, d = program.spec, program.dims
-    value = {
+    return {
         "model": spec.model, "output": spec.output,
         "hidden": spec.hidden if spec.model == "mlp" else 0, "epochs": spec.epochs,
         LR_NAME: inputs.lr, N_NAME: inputs.n, "seed": spec.seed, "layout": spec.layout,
         "features": d.f, "classes": d.k, "version": __version__,
     }  # fmt: skip
+
+
+def _write_settings(w: _Writer, program: Program, layout: Layout, inputs: Inputs) -> None:
+    value = _setting_values(program, inputs)
     ws = w.sheets[SETTINGS]
     for col, head in enumerate(("Setting", "Value", "Meaning")):
         ws.write(0, col, head, w.bold)
@@ -286,7 +291,9 @@ def _write_summary(
     ws.set_column(0, 2, 12)
 
 
-def _write_about(w: _Writer, program: Program, layout: Layout, dataset: Dataset) -> None:
+def _write_about(
+    w: _Writer, program: Program, layout: Layout, dataset: Dataset, inputs: Inputs
+) -> None:
     spec, d = program.spec, program.dims
     arch = (
         f"logistic regressor, {d.f} -> {d.k}"
@@ -360,14 +367,11 @@ def _write_about(w: _Writer, program: Program, layout: Layout, dataset: Dataset)
         ("", ""),
         ("head", "Settings used"),
     ]
+    values = _setting_values(program, inputs)
     for key, label, _ in SETTING_ROWS:
-        value = {"model": spec.model, "output": spec.output, "hidden": spec.hidden,
-                 "epochs": spec.epochs, LR_NAME: spec.lr, N_NAME: d.n, "seed": spec.seed,
-                 "layout": spec.layout, "features": d.f, "classes": d.k,
-                 "version": __version__}[key]  # fmt: skip
         if key == "hidden" and spec.model != "mlp":
             continue
-        lines.append(("", f"{label}: {value}"))
+        lines.append(("", f"{label}: {values[key]}"))
     ws = w.sheets[ABOUT]
     head = w.wb.add_format({"bold": True, "font_size": 12})
     for row, (kind, text) in enumerate(lines):
