@@ -217,6 +217,11 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_DIFFERS
 
 
+def _error(message: str) -> None:
+    """One line on stderr, whatever the message a library wrapped."""
+    print(" ".join(message.split()), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     try:
@@ -226,19 +231,19 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         return {"build": _build, "verify": _verify}[args.command](args)
     except UsageError as exc:
-        print(exc, file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
     except (SpecError, DataError, BookError, EvalError, LibreOfficeError) as exc:
-        print(f"xlnet: {exc}", file=sys.stderr)
+        _error(f"xlnet: {exc}")
         return EXIT_USAGE
     except OSError as exc:  # unreadable input, unwritable output, disk full
-        print(f"xlnet: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        _error(f"xlnet: {exc.filename or ''}: {exc.strerror or exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("xlnet: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # never a traceback for a user: one line, and a bug report hint
-        print(f"xlnet: unexpected {type(exc).__name__}: {exc} (please report)", file=sys.stderr)
+        _error(f"xlnet: unexpected {type(exc).__name__}: {exc} (please report)")
         return EXIT_USAGE
 
 

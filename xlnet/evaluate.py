@@ -49,6 +49,10 @@ _TOKEN = re.compile(
     re.X,
 )
 
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+# Functions whose value changes at every recalculation: a file using them cannot be checked.
+_VOLATILE = re.compile(r"(?<![\w.])(RAND|RANDBETWEEN|NOW|TODAY|OFFSET|INDIRECT)\s*\(", re.I)
+
 Ref = tuple[int, int, int, int, int]  # sheet index, r0, c0, r1, c1 (inclusive, 0-based)
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -77,6 +81,7 @@ class Result:
     grids: list[np.ndarray]
     formulas: dict[tuple[int, int, int], str] = field(default_factory=dict)
     why: dict[tuple[int, int, int], str] = field(default_factory=dict)  # cause of an error
+    volatile: list[str] = field(default_factory=list)  # cells using RAND(), NOW(), OFFSET()...
 
     def index(self, sheet: str) -> int:
         for i, name in enumerate(self.sheet_names):
@@ -132,7 +137,12 @@ def from_cached(book: Book, cached: dict[str, dict[tuple[int, int], object]]) ->
             for i in range(nr):
                 for j in range(nc):
                     formulas[(s, r + i, c + j)] = "{" + text + "}"
-    return Result(names, grids, formulas)
+    volatile = sorted(
+        f"{names[s]}!{a1.cell(r, c)}"
+        for (s, r, c), text in formulas.items()
+        if _VOLATILE.search(_STRING.sub("", text))
+    )
+    return Result(names, grids, formulas, volatile=volatile)
 
 
 class _Evaluator:
@@ -189,6 +199,10 @@ class _Evaluator:
         one text is cached under its digit-free shape and reused for the others: only the row
         numbers are read per cell.
         """
+        if "[" in text and "[" in _STRING.sub("", text):
+            raise EvalError(
+                "refers to another workbook or a table ([...]), which xlnet does not follow"
+            )
         shape = _DIGITS.sub("#", text)
         plan = self.shapes.get(shape, False)
         if plan is False:
@@ -365,8 +379,14 @@ def evaluate(
     for s, sheet in enumerate(sheets):
         for r, c in sheet.values:
             extent[s][0], extent[s][1] = max(extent[s][0], r + 1), max(extent[s][1], c + 1)
+    volatile = []
     for (s, r, c), (text, nr, nc) in nodes.items():
-        key, refs = ev.tokenize(text[1:] if text.startswith("=") else text, s, r, c)
+        try:
+            key, refs = ev.tokenize(text[1:] if text.startswith("=") else text, s, r, c)
+        except EvalError as exc:
+            raise EvalError(f"{_name(ev, (s, r, c))}: {exc}") from None
+        if _VOLATILE.search(_STRING.sub("", text)):
+            volatile.append(_name(ev, (s, r, c)))
         parsed[(s, r, c)] = (key, refs)
         extent[s][0], extent[s][1] = max(extent[s][0], r + nr), max(extent[s][1], c + nc)
         for rs, _, _, r1, c1 in refs:
@@ -376,7 +396,7 @@ def evaluate(
         for (r, c), v in sheet.values.items():
             g.put(s, r, c, _input_value(v))
     groups = _schedule(ev, nodes, parsed, g)
-    result = Result(ev.sheet_names, g.obj)
+    result = Result(ev.sheet_names, g.obj, volatile=sorted(volatile))
     total, count = len(nodes), 0
     for _, members in sorted(groups.items(), key=lambda kv: kv[0][0]):
         if not (vectorise and _run_group(ev, members, nodes, parsed, g, result)):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import a1
-from .evaluate import EMPTY, Result, evaluate, from_cached, is_error
+from .evaluate import EMPTY, EvalError, Result, evaluate, from_cached, is_error
 from .layout import (
     DATA,
     DATA_TOP,
@@ -65,6 +65,7 @@ class Report:
     formula_cells: int = 0
     unchecked_formulas: int = 0
     unchecked_cells: list[str] = field(default_factory=list)  # the first few
+    volatile_cells: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +74,7 @@ class Report:
         return (
             not self.error_cells
             and not self.unchecked_formulas
+            and not self.volatile_cells
             and all(b.status == "ok" for b in self.blocks)
         )
 
@@ -89,6 +91,7 @@ class Report:
             "formula_cells": self.formula_cells,
             "unchecked_formulas": self.unchecked_formulas,
             "unchecked_cells": self.unchecked_cells,
+            "volatile_cells": self.volatile_cells,
             "error_cells": self.error_cells,
             "blocks": [_jsonable(asdict(b)) for b in self.blocks],
             "failures": [_jsonable(asdict(b)) for b in self.failures],
@@ -114,6 +117,12 @@ class Report:
             )
         for e in self.error_cells[:20]:
             lines.append(f"ERROR CELL {e}")
+        if self.volatile_cells:
+            lines.append(
+                f"VOLATILE: {len(self.volatile_cells)} formulas use RAND(), NOW(), OFFSET() or "
+                f"the like, whose values change at every recalculation (first: "
+                f"{', '.join(self.volatile_cells[:5])})"
+            )
         if self.unchecked_formulas:
             lines.append(
                 f"UNCHECKED: {self.unchecked_formulas} formula cells lie outside every block "
@@ -304,7 +313,10 @@ def verify(
     run = read_run(book)
     expected = train(run.program, run.inputs)
     if engine == "formulas":
-        result = evaluate(book, progress=progress)
+        try:
+            result = evaluate(book, progress=progress)
+        except EvalError as exc:
+            raise EvalError(f"{path}: {exc}") from None
     elif engine == "libreoffice":
         from .libreoffice import recalculate
 
@@ -327,4 +339,5 @@ def verify(
         f"{result.sheet_names[s]}!{a1.cell(r, c)}" for s, r, c in unchecked[:20]
     ]
     report.error_cells = result.error_cells()
+    report.volatile_cells = result.volatile
     return report

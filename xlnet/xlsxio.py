@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import openpyxl
+import openpyxl.xml
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.formula import ArrayFormula
 
@@ -16,6 +17,19 @@ from . import a1
 
 class BookError(ValueError):
     """A file that is not an .xlsx workbook xlnet can read."""
+
+
+# Bounds checked before anything is parsed. The largest workbook xlnet writes (1000 epochs of
+# mlp H=8) unpacks to ~1.1 GB at a ratio of ~12; XML rarely compresses beyond 100-fold.
+MAX_UNPACKED_BYTES = 4_000_000_000
+MAX_RATIO = 200
+MAX_CELLS = 20_000_000
+_OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted OOXML and legacy .xls are OLE2 files
+
+# openpyxl parses with defusedxml when it is installed (a dependency of xlnet): no entity
+# expansion ("billion laughs"), no external entities.
+if not openpyxl.xml.DEFUSEDXML:
+    raise ImportError("xlnet needs defusedxml for openpyxl (pip install defusedxml)")
 
 
 @dataclass
@@ -40,11 +54,47 @@ class Book:
         raise BookError(f"{self.path}: no sheet named {name!r}")
 
 
-def _open(path: Path, data_only: bool):
+def check_archive(path: Path) -> None:
+    """Refuse, before any XML is parsed, what is not an .xlsx or would unpack too large."""
     if not path.exists():
         raise BookError(f"{path}: no such file")
+    if path.is_dir():
+        raise BookError(f"{path}: is a folder, not an .xlsx file")
+    with path.open("rb") as f:
+        magic = f.read(8)
+    if magic.startswith(_OLE2):
+        raise BookError(
+            f"{path}: an encrypted (password-protected) workbook or a legacy .xls file; "
+            "save it as an unencrypted .xlsx"
+        )
     if not zipfile.is_zipfile(path):
         raise BookError(f"{path}: not an .xlsx file (not a zip archive)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            names = {i.filename for i in infos}
+            if "mimetype" in names and b"opendocument" in z.read("mimetype"):
+                raise BookError(f"{path}: an OpenDocument (.ods) file; save it as .xlsx")
+    except zipfile.BadZipFile as exc:
+        raise BookError(f"{path}: not an .xlsx file ({exc})") from None
+    if "xl/workbook.xml" not in names:
+        raise BookError(f"{path}: a zip archive but not an .xlsx workbook (no xl/workbook.xml)")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNPACKED_BYTES:
+        raise BookError(
+            f"{path}: unpacks to {total / 1e9:.1f} GB; at most {MAX_UNPACKED_BYTES / 1e9:.0f} GB "
+            "are read"
+        )
+    for i in infos:
+        if i.file_size > 50_000_000 and i.file_size > MAX_RATIO * max(i.compress_size, 1):
+            raise BookError(
+                f"{path}: {i.filename} expands {i.file_size // max(i.compress_size, 1)}-fold "
+                "(a zip bomb?)"
+            )
+
+
+def _open(path: Path, data_only: bool):
+    check_archive(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -58,22 +108,28 @@ def read_book(path: str | Path) -> Book:
     path = Path(path)
     wb = _open(path, data_only=False)
     try:
-        return Book(path, {ws.title: _read_sheet(ws) for ws in wb.worksheets}, _names(wb))
-    except BookError:
-        raise
+        budget = [MAX_CELLS]
+        return Book(path, {ws.title: _read_sheet(ws, budget) for ws in wb.worksheets}, _names(wb))
+    except BookError as exc:
+        raise BookError(
+            f"{path}: {exc}" if not str(exc).startswith(str(path)) else str(exc)
+        ) from None
     except Exception as exc:  # sheets are parsed lazily: broken XML surfaces only here
         raise BookError(f"{path}: cannot read as .xlsx ({type(exc).__name__}: {exc})") from None
     finally:
         wb.close()
 
 
-def _read_sheet(ws) -> Sheet:
+def _read_sheet(ws, budget: list[int]) -> Sheet:
     sheet = Sheet(ws.title)
     for row in ws.iter_rows():
         for c in row:
             v = c.value
             if v is None or not hasattr(c, "row"):
                 continue
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise BookError(f"more than {MAX_CELLS:,} cells; xlnet reads at most that many")
             rc = (c.row - 1, c.column - 1)
             if isinstance(v, ArrayFormula):
                 (r0, c0), (r1, c1) = _bounds(v.ref)

@@ -1,0 +1,213 @@
+"""A corpus of hostile and broken workbooks: each gets a one-line message naming the file and
+the problem, and exit 2 (unusable) or 1 (it computes, but not what xlnet wrote); never a
+traceback, a hang or a macro run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from xlnet.layout import TRAIN, setting_block
+from xlnet.verify import read_run
+from xlnet.xlsxio import read_book
+from xlsx_edit import rewrite, set_formula, sheet_part
+
+# Every case must finish well within this; a hang is a failure, not a slow pass.
+SECONDS = 60
+
+
+def verify(path: Path) -> subprocess.CompletedProcess:
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "xlnet", "verify", str(path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS, check=False)
+    assert time.perf_counter() - start < SECONDS
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def one_line(result: subprocess.CompletedProcess, path: Path, *words: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0], lines[0]
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">&lol4;</workbook>"""
+
+
+def _corrupt(name: str, tmp: Path, good: Path) -> Path:
+    p = tmp / "bad.xlsx"
+    if name == "empty file":
+        p.write_bytes(b"")
+    elif name == "plain text":
+        p.write_text("Cultivar,Alcohol\n1,14.2\n")
+    elif name == "truncated zip":
+        p.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif name == "xls renamed":
+        p.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 504)
+    elif name == "encrypted":
+        p.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + b"EncryptionInfo" + b"\0" * 498)
+    elif name == "ods renamed":
+        _zip(p, {"mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
+                 "content.xml": b"<office:document-content/>"})  # fmt: skip
+    elif name == "zip of other things":
+        _zip(p, {"readme.txt": b"hello"})
+    elif name == "zip bomb":
+        _zip(p, {"xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": b"0" * 60_000_000})
+    elif name == "billion laughs":
+        with zipfile.ZipFile(good) as zin, zipfile.ZipFile(p, "w") as zout:
+            for item in zin.infolist():
+                data = zin.read(item.filename)
+                zout.writestr(item, BILLION_LAUGHS if item.filename == "xl/workbook.xml" else data)
+    elif name == "folder":
+        p.mkdir()
+    elif name == "missing file":
+        pass
+    return p
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("empty file", ["not an .xlsx"]),
+        ("plain text", ["not an .xlsx"]),
+        ("truncated zip", ["not an .xlsx"]),
+        ("xls renamed", ["legacy .xls"]),
+        ("encrypted", ["encrypted"]),
+        ("ods renamed", ["OpenDocument"]),
+        ("zip of other things", ["no xl/workbook.xml"]),
+        ("zip bomb", ["zip bomb"]),
+        ("billion laughs", ["cannot read"]),
+        ("folder", ["folder"]),
+        ("missing file", ["no such file"]),
+    ],
+)
+def test_unreadable_files(tmp_path, small_books, case, words):
+    bad = _corrupt(case, tmp_path, small_books[("logreg", "softmax")])
+    result = verify(bad)
+    assert result.returncode == 2
+    one_line(result, bad, *words)
+
+
+def _edit_book(src: Path, dst: Path, edit) -> Path:
+    wb = openpyxl.load_workbook(src)
+    edit(wb)
+    wb.save(dst)
+    return dst
+
+
+def _set(wb, sheet: str, cell: str, value) -> None:
+    wb[sheet][cell] = value
+
+
+def _lr_cell() -> str:
+    b = setting_block("learning_rate")
+    return f"{chr(65 + b.col)}{b.row + 1}"
+
+
+@pytest.mark.parametrize(
+    ("case", "edit", "code", "words"),
+    [
+        ("missing sheet", lambda wb: wb.remove(wb["Init"]), 2, ["no sheet named 'Init'"]),
+        ("text where a number belongs", lambda wb: _set(wb, "Init", "B3", "abc"), 2,
+         ["Init!B3", "should hold a number"]),
+        ("error value typed in the data", lambda wb: _set(wb, "Data", "C7", "#DIV/0!"), 2,
+         ["Data!C7"]),
+        ("empty learning rate", lambda wb: _set(wb, "Settings", _lr_cell(), None), 2,
+         ["is empty"]),
+        ("circular reference",
+         lambda wb: (_set(wb, "Summary", "H30", "=H31+1"), _set(wb, "Summary", "H31", "=H30+1")),
+         2, ["circular reference", "Summary!H3"]),
+        ("external workbook link", lambda wb: _set(wb, "Summary", "H30", "=[1]Sheet1!A1"), 2,
+         ["another workbook"]),
+    ],
+)  # fmt: skip
+def test_broken_workbooks(tmp_path, small_books, case, edit, code, words):
+    bad = _edit_book(small_books[("logreg", "softmax")], tmp_path / "bad.xlsx", edit)
+    result = verify(bad)
+    assert result.returncode == code, result.stdout[-800:] + result.stderr
+    one_line(result, bad, *words)
+
+
+def test_volatile_function_fails_and_is_named(tmp_path, small_books):
+    src = small_books[("logreg", "softmax")]
+    cell = read_run(read_book(src)).layout.block("New b1", 2).ref(0, 0, TRAIN)
+    bad = tmp_path / "rand.xlsx"
+    old = set_formula(src, bad, TRAIN, cell, "")
+    set_formula(src, bad, TRAIN, cell, old + "+RAND()*0")
+    result = verify(bad)
+    assert result.returncode == 1
+    assert "VOLATILE: 1 formulas" in result.stdout and cell in result.stdout
+
+
+def test_division_by_zero_in_a_formula_is_an_error_cell(tmp_path, small_books):
+    src = small_books[("logreg", "softmax")]
+    cell = read_run(read_book(src)).layout.block("db1", 1).ref(0, 0, TRAIN)
+    bad = tmp_path / "div0.xlsx"
+    old = set_formula(src, bad, TRAIN, cell, "")
+    set_formula(src, bad, TRAIN, cell, old.replace("/n_samples", "/0"))
+    result = verify(bad)
+    assert result.returncode == 1
+    assert "ERROR CELL" in result.stdout and "#DIV/0!" in result.stdout
+
+
+def test_macro_workbook_is_read_without_running_anything(tmp_path, small_books):
+    """An .xlsm carrying a VBA project verifies like its .xlsx: macros are never executed."""
+    src = small_books[("logreg", "softmax")]
+    xlsm = tmp_path / "macro.xlsm"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(xlsm, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item, zin.read(item.filename))
+        zout.writestr("xl/vbaProject.bin", b'Attribute VB_Name = "Module1"\nSub Auto_Open()')
+    result = verify(xlsm)
+    assert result.returncode == 0, result.stdout[-500:] + result.stderr
+
+
+def test_a_million_rows(tmp_path):
+    p = tmp_path / "big.xlsx"
+    wb = xlsxwriter.Workbook(p, {"constant_memory": True})
+    ws = wb.add_worksheet("Data")
+    for r in range(1_048_576):
+        ws.write_number(r, 0, r)
+    wb.close()
+    result = verify(p)
+    assert result.returncode == 2
+    one_line(result, p, "no sheet named")
+
+
+def test_no_partial_output_when_build_fails(tmp_path):
+    out = tmp_path / "x.xlsx"
+    cmd = [sys.executable, "-m", "xlnet", "build", "mlp", "--hidden", "0", "-o", str(out)]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and not list(tmp_path.iterdir())
+
+
+def test_zip_member_names_are_not_trusted(tmp_path, small_books):
+    # A path-traversal name inside the archive is never written anywhere: xlnet only reads.
+    src = small_books[("logreg", "softmax")]
+    bad = tmp_path / "evil.xlsx"
+    rewrite(src, bad, sheet_part(src, "About"), lambda xml: xml)
+    with zipfile.ZipFile(bad, "a") as z:
+        z.writestr("../../evil.txt", b"x")
+    result = verify(bad)
+    assert result.returncode == 0
+    assert not (tmp_path.parent / "evil.txt").exists()
