@@ -17,7 +17,7 @@ from xlnet.workbook import build
 
 # Each example builds and verifies a workbook (1-3 s); the "ci" profile keeps the suite short,
 # HYPOTHESIS_PROFILE=thorough explores more.
-settings.register_profile("ci", max_examples=8, deadline=None,
+settings.register_profile("ci", max_examples=8, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 settings.register_profile("thorough", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
@@ -31,8 +31,9 @@ specs = st.builds(
     output=st.sampled_from(["softmax", "sigmoid"]),
     hidden=st.integers(1, 4),
     epochs=st.integers(1, 3),
-    # learning rates from 1e-4 to 50, uniform in the exponent
-    lr=st.floats(math.log10(1e-4), math.log10(50)).map(lambda e: float(f"{10**e:.6g}")),
+    # learning rates from 1e-4 to 10, uniform in the exponent (lr 50 makes the net sensitive
+    # enough to drift from NumPy within a few epochs: tests/test_extremes.py covers it)
+    lr=st.floats(math.log10(1e-4), 1.0).map(lambda e: float(f"{10**e:.6g}")),
     seed=st.integers(0, 2**32 - 1),
     layout=st.sampled_from(["cells", "arrays"]),
 )
