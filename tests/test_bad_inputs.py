@@ -152,8 +152,7 @@ def test_volatile_function_fails_and_is_named(tmp_path, small_books):
     src = small_books[("logreg", "softmax")]
     cell = read_run(read_book(src)).layout.block("New b1", 2).ref(0, 0, TRAIN)
     bad = tmp_path / "rand.xlsx"
-    old = set_formula(src, bad, TRAIN, cell, "")
-    set_formula(src, bad, TRAIN, cell, old + "+RAND()*0")
+    set_formula(src, bad, TRAIN, cell, lambda old: old + "+RAND()*0")
     result = verify(bad)
     assert result.returncode == 1
     assert "VOLATILE: 1 formulas" in result.stdout and cell in result.stdout
@@ -163,8 +162,7 @@ def test_division_by_zero_in_a_formula_is_an_error_cell(tmp_path, small_books):
     src = small_books[("logreg", "softmax")]
     cell = read_run(read_book(src)).layout.block("db1", 1).ref(0, 0, TRAIN)
     bad = tmp_path / "div0.xlsx"
-    old = set_formula(src, bad, TRAIN, cell, "")
-    set_formula(src, bad, TRAIN, cell, old.replace("/n_samples", "/0"))
+    set_formula(src, bad, TRAIN, cell, lambda old: old.replace("/n_samples", "/0"))
     result = verify(bad)
     assert result.returncode == 1
     assert "ERROR CELL" in result.stdout and "#DIV/0!" in result.stdout

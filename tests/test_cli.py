@@ -121,8 +121,7 @@ def test_verify_exit_1_on_mismatch(tmp_path, small_books):
     src = small_books[("logreg", "softmax")]
     cell = read_run(read_book(src)).layout.block("db1", 1).ref(0, 1, TRAIN)
     bad = tmp_path / "bad.xlsx"
-    old = set_formula(src, bad, TRAIN, cell, "")
-    set_formula(src, bad, TRAIN, cell, old.replace("/n_samples", ""))
+    set_formula(src, bad, TRAIN, cell, lambda old: old.replace("/n_samples", ""))
     result = run("verify", str(bad))
     assert result.returncode == EXIT_DIFFERS
     assert "FAIL db1 epoch 1" in result.stdout and cell in result.stdout

@@ -47,8 +47,7 @@ def test_wrong_formula_is_caught(need_soffice, small_books, tmp_path):
     run = read_run(read_book(src))
     cell = run.layout.block("dZ1", SMALL_EPOCHS).ref(7, 1, TRAIN)
     bad = tmp_path / "wrong.xlsx"
-    old = set_formula(src, bad, TRAIN, cell, "")
-    set_formula(src, bad, TRAIN, cell, old.replace("(1-", "(2-"))
+    set_formula(src, bad, TRAIN, cell, lambda old: old.replace("(1-", "(2-"))
     report = verify(bad, engine="libreoffice")
     assert not report.ok
     first = report.failures[0]
@@ -79,8 +78,7 @@ def test_wrong_array_formula_is_caught(need_soffice, small_books, tmp_path):
     run = read_run(read_book(src))
     cell = run.layout.block("New b1", 2).ref(0, 0, TRAIN)
     bad = tmp_path / "wrong.xlsx"
-    old = set_formula(src, bad, TRAIN, cell, "")
-    set_formula(src, bad, TRAIN, cell, old.replace("-learning_rate", "+learning_rate"))
+    set_formula(src, bad, TRAIN, cell, lambda old: old.replace("-learning_rate", "+learning_rate"))
     report = verify(bad, engine="libreoffice")
     first = report.failures[0]
     assert (first.block, first.epoch, first.cell) == ("New b1", 2, f"{TRAIN}!{cell}")

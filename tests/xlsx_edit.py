@@ -31,9 +31,9 @@ def rewrite(src: Path, dst: Path, part: str, edit) -> None:
     shutil.move(tmp, dst)
 
 
-def set_formula(src: Path, dst: Path, sheet: str, cell: str, formula: str) -> str:
-    """Replace the formula of `cell` (for an array formula, its top-left cell); returns the old
-    formula."""
+def set_formula(src: Path, dst: Path, sheet: str, cell: str, formula) -> str:
+    """Replace the formula of `cell` (for an array formula, its top-left cell) with `formula`,
+    a text or a function of the old text; returns the old formula."""
     old = {}
 
     def edit(xml: str) -> str:
@@ -41,7 +41,8 @@ def set_formula(src: Path, dst: Path, sheet: str, cell: str, formula: str) -> st
         m = pat.search(xml)
         assert m, f"no formula at {sheet}!{cell}"
         old["f"] = m[3]
-        return xml[: m.start()] + m[1] + f"<f{m[2]}>{formula}</f>" + xml[m.end() :]
+        new = formula(m[3]) if callable(formula) else formula
+        return xml[: m.start()] + m[1] + f"<f{m[2]}>{new}</f>" + xml[m.end() :]
 
     rewrite(src, dst, sheet_part(src, sheet), edit)
     return old["f"]
