@@ -95,9 +95,6 @@ class Result:
             return grid[row, col]
         return EMPTY
 
-    def formula(self, sheet: str, row: int, col: int) -> str | None:
-        return self.formulas.get((self.index(sheet), row, col))
-
     def error_cells(self) -> list[str]:
         """Every formula cell holding an error value, as "Sheet!A1 #CODE"."""
         out = []

@@ -109,18 +109,18 @@ def read_book(path: str | Path) -> Book:
     wb = _open(path, data_only=False)
     try:
         budget = [MAX_CELLS]
-        return Book(path, {ws.title: _read_sheet(ws, budget) for ws in wb.worksheets}, _names(wb))
-    except BookError as exc:
-        raise BookError(
-            f"{path}: {exc}" if not str(exc).startswith(str(path)) else str(exc)
-        ) from None
+        return Book(
+            path, {ws.title: _read_sheet(ws, budget, path) for ws in wb.worksheets}, _names(wb)
+        )
+    except BookError:
+        raise
     except Exception as exc:  # sheets are parsed lazily: broken XML surfaces only here
         raise BookError(f"{path}: cannot read as .xlsx ({type(exc).__name__}: {exc})") from None
     finally:
         wb.close()
 
 
-def _read_sheet(ws, budget: list[int]) -> Sheet:
+def _read_sheet(ws, budget: list[int], path: Path) -> Sheet:
     sheet = Sheet(ws.title)
     for row in ws.iter_rows():
         for c in row:
@@ -129,7 +129,9 @@ def _read_sheet(ws, budget: list[int]) -> Sheet:
                 continue
             budget[0] -= 1
             if budget[0] < 0:
-                raise BookError(f"more than {MAX_CELLS:,} cells; xlnet reads at most that many")
+                raise BookError(
+                    f"{path}: more than {MAX_CELLS:,} cells; xlnet reads at most that many"
+                )
             rc = (c.row - 1, c.column - 1)
             if isinstance(v, ArrayFormula):
                 (r0, c0), (r1, c1) = _bounds(v.ref)
