@@ -209,3 +209,40 @@ def test_zip_member_names_are_not_trusted(tmp_path, small_books):
     result = verify(bad)
     assert result.returncode == 0
     assert not (tmp_path.parent / "evil.txt").exists()
+
+
+CORPUS = [
+    "empty file", "truncated zip", "xls renamed", "encrypted", "ods renamed", "folder",
+    "zip of other things", "zip bomb", "billion laughs", "missing file",
+]  # fmt: skip
+
+
+def test_check_grades_the_batch_around_hostile_files(tmp_path, small_books):
+    """In grading, an unusable file gets an error of its own; the rest of the batch is graded."""
+    import json
+
+    from exercise_fill import fill
+
+    from xlnet.data import load_wine
+    from xlnet.exercise import write_exercise
+    from xlnet.spec import Spec
+
+    exercise = write_exercise(Spec(epochs=1), load_wine(), tmp_path / "ex.xlsx", ("params",)).path
+    good = fill(exercise, tmp_path / "good.xlsx")
+    files = []
+    for k, name in enumerate(CORPUS):
+        sub = tmp_path / f"case{k}"
+        sub.mkdir()
+        files.append(_corrupt(name, sub, small_books[("logreg", "softmax")]))
+    files.append(small_books[("logreg", "softmax")])  # a training workbook, not an exercise
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "xlnet", "check", "--json", str(good), *map(str, files)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS, check=False)
+    assert time.perf_counter() - start < SECONDS
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    docs = json.loads(result.stdout)
+    assert docs[0]["score"] == 100.0 and "error" not in docs[0]
+    for doc, path in zip(docs[1:], files, strict=True):
+        assert doc["score"] == 0 and str(path) in doc["error"], doc
+        assert len(doc["error"].splitlines()) == 1
+    assert "not an exercise" in docs[-1]["error"]

@@ -174,6 +174,26 @@ def test_errors_propagate_like_a_spreadsheet(tmp_path):
     assert len(result.error_cells()) == 2
 
 
+def test_blank_cells_read_as_zero_in_arithmetic(tmp_path):
+    """A blank cell inside a range is 0 to EXP and +, as in Excel, not the text "empty"."""
+    import math
+
+    from xlnet.evaluate import EMPTY
+
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_number("A1", 1.0)
+        ws.write_number("B1", 2.0)
+        ws.write_formula("D1", "=SUMPRODUCT(EXP(A1:C1))")
+        ws.write_formula("E1", "=A1+C1")
+        ws.write_formula("F1", "=SUM(A1:C1)")
+
+    result = _book(tmp_path, write)
+    assert result.value("S", 0, 2) is EMPTY
+    assert result.value("S", 0, 3) == pytest.approx(math.e + math.e**2 + 1)
+    assert result.value("S", 0, 4) == 1.0 and result.value("S", 0, 5) == 3.0
+
+
 @pytest.mark.parametrize("sheet", ["It's", "2020", "Übung", "My Data"])
 def test_quoted_sheet_names(tmp_path, sheet):
     from xlnet.a1 import quote_sheet

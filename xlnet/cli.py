@@ -11,6 +11,7 @@ from pathlib import Path
 from . import __version__
 from .data import DataError, load_wine
 from .evaluate import EvalError
+from .exercise import DEFAULT_GIVEN, VARY_LR, ExerciseError
 from .libreoffice import LibreOfficeError
 from .spec import (
     DEFAULT_EPOCHS,
@@ -27,6 +28,7 @@ from .spec import (
     Spec,
     SpecError,
 )
+from .template import TemplateError
 from .xlsxio import BookError
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
@@ -84,6 +86,34 @@ where), 2 bad usage or a file that is not an xlnet workbook.
 """
 
 
+EXERCISE_EXAMPLES = """\
+examples:
+  xlnet exercise logreg -o ex1.xlsx                 # data, weights given; the rest to fill
+  xlnet exercise mlp --given forward,loss -o ex2.xlsx   # forward pass given, gradients to do
+  xlnet exercise mlp --roster students.csv --outdir ex/ --vary-lr   # one variant per student
+  xlnet exercise --template klaas-ch1 -o ch1.xlsx   # the book's blank chapter-1 sheet
+
+block groups: params (each epoch's copy of the previous New weights), forward (Z, activations),
+loss (per-sample loss, loss, prediction, accuracy), backward (dZ, dW, db), update (New W, b).
+"""
+
+CHECK_EXAMPLES = """\
+examples:
+  xlnet check ex1.xlsx                              # an exercise written by xlnet exercise
+  xlnet check --template klaas-ch1 submissions/*.xlsx --report grades.csv
+  xlnet check --template klaas-ch1 --json alice.xlsx
+
+verdicts per block: correct, wrong (first wrong cell, its formula, expected, got, how many
+cells), missing (blank), not_formula (typed or pasted numbers), error (#VALUE!, #NAME? ...).
+Each block is judged on the student's own upstream blocks: one mistake costs one block.
+--json prints one object per file ({"file", "score", "sheets": [{"sheet", "blocks": [...]}]});
+several files give a list of them.
+
+exit status: 0 every file has full marks, 1 some block is not correct or some file could not be
+graded (the report says which), 2 bad usage (unknown template, unwritable report).
+"""
+
+
 def make_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
@@ -110,37 +140,7 @@ def make_parser() -> argparse.ArgumentParser:
         default=DEFAULT_EPOCHS,
         help=f"gradient-descent steps (default {DEFAULT_EPOCHS}, as in the book)",
     )
-    b.add_argument(
-        "--lr",
-        type=_positive_float,
-        default=DEFAULT_LR,
-        help=f"learning rate (default {DEFAULT_LR:g}, as in the book)",
-    )
-    b.add_argument(
-        "--hidden",
-        type=_int_in(1, MAX_HIDDEN),
-        default=DEFAULT_HIDDEN,
-        help=f"hidden units of mlp (default {DEFAULT_HIDDEN}, as in the book)",
-    )
-    b.add_argument(
-        "--seed",
-        type=_int_in(0, MAX_SEED),
-        default=DEFAULT_SEED,
-        help=f"seed of the initial weights (default {DEFAULT_SEED})",
-    )
-    b.add_argument(
-        "--output",
-        choices=OUTPUTS,
-        default="softmax",
-        help="softmax + cross-entropy (default) or sigmoid per class + binary CE",
-    )
-    b.add_argument(
-        "--layout",
-        choices=LAYOUTS,
-        default="cells",
-        help="cells: one formula per scalar (default, for teaching); arrays: one legacy "
-        "array formula per block (fewer formulas, for long runs)",
-    )
+    _model_options(b)
     v = sub.add_parser(
         "verify",
         help="recompute every formula of a workbook and compare with NumPy",
@@ -155,17 +155,229 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--engine", choices=("formulas", "libreoffice"), default="formulas",
                    help="formulas: pure-Python evaluator (default); libreoffice: headless "
                    "LibreOffice recalculation")  # fmt: skip
+    x = sub.add_parser(
+        "exercise",
+        help="write a blank exercise workbook (or one per student) to fill in",
+        description="Write an exercise: the data, settings and initial weights given, the blocks "
+        "a student must fill left blank (blue) under their headers, with instructions on the "
+        "About sheet. Grade the filled-in files with xlnet check.",
+        epilog=EXERCISE_EXAMPLES,
+        formatter_class=fmt,
+    )
+    x.add_argument(
+        "model", nargs="?", choices=MODELS, help="logreg or mlp (not needed with --template)"
+    )
+    x.add_argument("-o", "--out", metavar="FILE", help="output .xlsx path")
+    x.add_argument(
+        "--template",
+        metavar="NAME|PATH",
+        help="write the blank workbook of a template (e.g. klaas-ch1) instead",
+    )
+    x.add_argument(
+        "--given",
+        default=",".join(DEFAULT_GIVEN),
+        metavar="GROUPS",
+        help="block groups given as formulas: params, forward, loss, backward, "
+        f"update, all or none (default {','.join(DEFAULT_GIVEN)})",
+    )
+    x.add_argument(
+        "--epochs",
+        type=_int_in(1, MAX_EPOCHS),
+        default=1,
+        help="epochs to fill (default 1, as in the book's sheet)",
+    )
+    _model_options(x)
+    x.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="one workbook per student (column student, name or id, else the "
+        "first column), each with its own seed; needs --outdir",
+    )
+    x.add_argument("--outdir", metavar="DIR", help="folder for the per-student workbooks")
+    x.add_argument(
+        "--vary-lr",
+        action="store_true",
+        help="with --roster: each student also gets a learning rate of their own "
+        f"(from {VARY_LR[0]:g} to {VARY_LR[1]:g})",
+    )
+    c = sub.add_parser(
+        "check",
+        help="grade filled-in exercise workbooks, block by block",
+        description="Grade workbooks students filled in: recompute their formulas (never "
+        "trusting cached values), judge every block against NumPy applied to the student's own "
+        "upstream blocks, and report a verdict per block with hints for common mistakes.",
+        epilog=CHECK_EXAMPLES,
+        formatter_class=fmt,
+    )
+    c.add_argument("files", nargs="+", metavar="SUBMISSION", help="filled-in .xlsx files")
+    c.add_argument(
+        "--template",
+        metavar="NAME|PATH",
+        help="the layout the files follow (e.g. klaas-ch1, or a .toml file); "
+        "without it, each file must be an exercise written by xlnet exercise",
+    )
+    c.add_argument("--json", action="store_true", help="print the grades as JSON")
+    c.add_argument(
+        "--report",
+        metavar="CSV",
+        help="write a gradebook: one row per file, one column per block, the score",
+    )
+    c.add_argument(
+        "--jobs",
+        type=_int_in(1, 256),
+        default=None,
+        help="files graded at once (default: one per CPU core)",
+    )
     return parser
 
 
-def _build(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=DEFAULT_LR,
+        help=f"learning rate (default {DEFAULT_LR:g}, as in the book)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=_int_in(1, MAX_HIDDEN),
+        default=DEFAULT_HIDDEN,
+        help=f"hidden units of mlp (default {DEFAULT_HIDDEN}, as in the book)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_int_in(0, MAX_SEED),
+        default=DEFAULT_SEED,
+        help=f"seed of the initial weights (default {DEFAULT_SEED})",
+    )
+    p.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default="softmax",
+        help="softmax + cross-entropy (default) or sigmoid per class + binary CE",
+    )
+    p.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="cells",
+        help="cells: one formula per scalar (default); arrays: one legacy array formula per block",
+    )
+
+
+def _out_path(cmd: str, text: str, inputs: tuple[Path, ...] = ()) -> Path:
+    """An output .xlsx path whose folder exists and which is not one of the inputs."""
+    out = Path(text)
     if not out.parent.is_dir():
-        raise UsageError(f"xlnet build: folder {str(out.parent)!r} does not exist")
+        raise UsageError(f"xlnet {cmd}: folder {str(out.parent)!r} does not exist")
     if out.suffix.lower() != ".xlsx":
-        raise UsageError(f"xlnet build: output {str(out)!r} must end in .xlsx")
+        raise UsageError(f"xlnet {cmd}: output {str(out)!r} must end in .xlsx")
     if out.is_dir():
-        raise UsageError(f"xlnet build: {str(out)!r} is a folder")
+        raise UsageError(f"xlnet {cmd}: {str(out)!r} is a folder")
+    for p in inputs:
+        if p.exists() and out.exists() and out.resolve() == p.resolve():
+            raise UsageError(f"xlnet {cmd}: output {str(out)!r} is also an input")
+    return out
+
+
+def _exercise(args: argparse.Namespace) -> int:
+    from .exercise import parse_given, write_exercise, write_roster, write_template_exercise
+    from .template import load_template
+
+    if args.template:
+        if args.roster:
+            raise UsageError(
+                "xlnet exercise: --roster is for xlnet's own exercises, not "
+                "--template (a template's sheet is the same for everyone)"
+            )
+        if not args.out:
+            raise UsageError("xlnet exercise: -o FILE is required")
+        template = load_template(args.template)
+        out = _out_path("exercise", args.out, (template.source,) if template.source else ())
+        write_template_exercise(template, out)
+        print(f"wrote {out}: the blank workbook of template {template.name} ({template.title})")
+        return EXIT_OK
+    if args.model is None:
+        raise UsageError("xlnet exercise: give a model (logreg or mlp) or --template NAME")
+    given = parse_given(args.given)
+    spec = Spec(model=args.model, output=args.output, hidden=args.hidden, epochs=args.epochs,
+                lr=args.lr, seed=args.seed, layout=args.layout)  # fmt: skip
+    if args.roster:
+        if not args.outdir:
+            raise UsageError("xlnet exercise: --roster needs --outdir DIR")
+        if args.out:
+            raise UsageError("xlnet exercise: use --outdir, not -o, with --roster")
+        variants = write_roster(spec, load_wine(), args.roster, args.outdir, given, args.vary_lr)
+        for v in variants:
+            print(f"wrote {v.path}: {v.student}, seed {v.seed}, lr {v.lr:g}")
+        return EXIT_OK
+    if args.vary_lr or args.outdir:
+        raise UsageError("xlnet exercise: --outdir and --vary-lr go with --roster")
+    if not args.out:
+        raise UsageError("xlnet exercise: -o FILE is required")
+    out = _out_path("exercise", args.out)
+    res = write_exercise(spec, load_wine(), out, given)
+    print(
+        f"wrote {res.path}: {spec.model} exercise, {spec.epochs} epoch(s), given: "
+        f"{', '.join(given) or 'none'}"
+    )
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .gradebook import grade_files, write_report
+    from .template import load_template
+
+    template = load_template(args.template) if args.template else None
+    files = [Path(f) for f in args.files]
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        if not report.parent.is_dir():
+            raise UsageError(f"xlnet check: folder {str(report.parent)!r} does not exist")
+        if report.suffix.lower() != ".csv":
+            raise UsageError(f"xlnet check: report {str(report)!r} must end in .csv")
+        if any(f.exists() and report.exists() and f.resolve() == report.resolve() for f in files):
+            raise UsageError(f"xlnet check: report {str(report)!r} is also a submission")
+    quiet = args.json or not sys.stderr.isatty()
+    grades = grade_files(
+        files, template, jobs=args.jobs, progress=None if quiet else _file_progress()
+    )
+    if report is not None:
+        write_report(grades, report)
+    if args.json:
+        docs = [g.to_json() for g in grades]
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    else:
+        print("\n\n".join(g.text() for g in grades))
+        if len(grades) > 1:
+            print(
+                f"\n{len(grades)} files; mean score "
+                f"{sum(g.score for g in grades) / len(grades):.1f}%"
+            )
+        if report is not None:
+            print(f"gradebook written to {report}")
+    full = all(g.error is None and g.score == 100.0 for g in grades)
+    return EXIT_OK if full else EXIT_DIFFERS
+
+
+def _file_progress():
+    start = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        took = time.perf_counter() - start
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, {took:.0f} s"
+        )
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _build(args: argparse.Namespace) -> int:
+    out = _out_path("build", args.out)
     spec = Spec(model=args.model, output=args.output, hidden=args.hidden, epochs=args.epochs,
                 lr=args.lr, seed=args.seed, layout=args.layout)  # fmt: skip
     from .workbook import build
@@ -229,11 +441,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        return {"build": _build, "verify": _verify}[args.command](args)
+        commands = {"build": _build, "verify": _verify, "exercise": _exercise, "check": _check}
+        return commands[args.command](args)
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    except (SpecError, DataError, BookError, EvalError, LibreOfficeError) as exc:
+    except (
+        SpecError,
+        DataError,
+        BookError,
+        EvalError,
+        LibreOfficeError,
+        ExerciseError,
+        TemplateError,
+    ) as exc:
         _error(f"xlnet: {exc}")
         return EXIT_USAGE
     except OSError as exc:  # unreadable input, unwritable output, disk full

@@ -27,7 +27,12 @@ EMPTY = sh.EMPTY
 
 
 class EvalError(ValueError):
-    """A workbook the evaluator cannot compute (circular or unsupported references)."""
+    """A workbook the evaluator cannot compute (circular or unsupported references); `cell`
+    is (sheet, row, col) of the formula at fault where one is known."""
+
+    def __init__(self, message: str, cell: tuple[str, int, int] | None = None) -> None:
+        super().__init__(message)
+        self.cell = cell
 
 
 def xl_error(code: str) -> XlError:
@@ -124,7 +129,7 @@ def from_cached(book: Book, cached: dict[str, dict[tuple[int, int], object]]) ->
             extent = [max(extent[0], r + 1), max(extent[1], c + 1)]
         for (r, c), (_, nr, nc) in sheet.arrays.items():
             extent = [max(extent[0], r + nr), max(extent[1], c + nc)]
-        grid = np.full(tuple(extent), EMPTY, dtype=object)
+        grid = _empty_grid(tuple(extent))
         for (r, c), v in values.items():
             grid[r, c] = _input_value(v)
         grids.append(grid)
@@ -381,7 +386,7 @@ def evaluate(
         try:
             key, refs = ev.tokenize(text[1:] if text.startswith("=") else text, s, r, c)
         except EvalError as exc:
-            raise EvalError(f"{_name(ev, (s, r, c))}: {exc}") from None
+            raise EvalError(f"{_name(ev, (s, r, c))}: {exc}", (ev.sheet_names[s], r, c)) from None
         if _VOLATILE.search(_STRING.sub("", text)):
             volatile.append(_name(ev, (s, r, c)))
         parsed[(s, r, c)] = (key, refs)
@@ -396,20 +401,34 @@ def evaluate(
     result = Result(ev.sheet_names, g.obj, volatile=sorted(volatile))
     total, count = len(nodes), 0
     for _, members in sorted(groups.items(), key=lambda kv: kv[0][0]):
-        if not (vectorise and _run_group(ev, members, nodes, parsed, g, result)):
-            for node in members:
-                _compute(ev, node, nodes[node], parsed[node], g, result)
+        try:
+            if not (vectorise and _run_group(ev, members, nodes, parsed, g, result)):
+                for node in members:
+                    _compute(ev, node, nodes[node], parsed[node], g, result)
+        except EvalError as exc:
+            if exc.cell is not None:
+                raise
+            s, r, c = members[0]
+            raise EvalError(f"{_name(ev, members[0])}: {exc}", (ev.sheet_names[s], r, c)) from None
         count += len(members)
         if progress is not None:
             progress(count, total)
     return result
 
 
+def _empty_grid(shape: tuple[int, int]) -> np.ndarray:
+    """A grid of blank cells. Not np.full: it turns the EMPTY token (a str subclass) into the
+    plain text "empty", which arithmetic then rejects with #VALUE! where a blank reads as 0."""
+    grid = np.empty(shape, dtype=object)
+    grid.fill(EMPTY)
+    return grid
+
+
 class _Grids:
     """Cell values per sheet: objects (the truth), and a float copy of the numbers."""
 
     def __init__(self, shapes: list[tuple[int, int]]) -> None:
-        self.obj = [np.full(shape, EMPTY, dtype=object) for shape in shapes]
+        self.obj = [_empty_grid(shape) for shape in shapes]
         self.num = [np.zeros(shape) for shape in shapes]
         self.isnum = [np.zeros(shape, dtype=bool) for shape in shapes]
 
@@ -478,7 +497,10 @@ def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
                 gray.add(node)
                 for dep in lv:
                     if dep in gray:
-                        raise EvalError(f"circular reference through {_name(ev, dep)}")
+                        raise EvalError(
+                            f"circular reference through {_name(ev, dep)}",
+                            (ev.sheet_names[dep[0]], dep[1], dep[2]),
+                        )
                     stack.append(dep)
                 continue
             stack.pop()

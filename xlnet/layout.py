@@ -39,7 +39,12 @@ SETTING_ROWS: tuple[tuple[str, str, str], ...] = (
     ("classes", "Classes", "number of classes"),
     ("version", "xlnet version", "the version that wrote this workbook"),
 )
-SETTING_KEYS = tuple(k for k, _, _ in SETTING_ROWS)
+# Rows below the settings, written only in exercises (xlnet exercise).
+EXERCISE_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("given", "Given blocks", "groups of blocks given as formulas; the others are to be filled"),
+    ("student", "Student", "who this variant was written for (its seed is derived from it)"),
+)
+SETTING_KEYS = tuple(k for k, _, _ in SETTING_ROWS + EXERCISE_ROWS)
 
 DATA_TOP = 4  # first sample row (0-based) on the Data sheet; rows above hold titles and stats
 LABEL_COL = 0  # the class label of each sample, left of the raw features

@@ -33,6 +33,18 @@ class Step:
     args: tuple[Arg, ...]
 
 
+# Exercises give or leave blank whole groups of epoch steps, named by what they do.
+STEP_GROUPS = {
+    "copy": "params",
+    "affine": "forward", "tanh": "forward", "sigmoid": "forward", "row_max": "forward",
+    "exp_shift": "forward", "normalise": "forward",
+    "cross_entropy": "loss", "binary_cross_entropy": "loss", "mean": "loss", "predict": "loss",
+    "accuracy": "loss",
+    "delta": "backward", "grad_w": "backward", "grad_b": "backward", "back_tanh": "backward",
+    "sgd": "update",
+}  # fmt: skip
+GROUPS = ("params", "forward", "loss", "backward", "update")
+
 # Blocks entered as numbers, not formulas.
 INPUTS = ("Label", "Raw", "Classes")
 DATA_TENSORS = (*INPUTS, "Mean", "Std", "X", "Y")

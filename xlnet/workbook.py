@@ -17,6 +17,7 @@ from .layout import (
     ABOUT,
     DATA,
     DATA_TOP,
+    EXERCISE_ROWS,
     INIT,
     LR_NAME,
     N_NAME,
@@ -55,14 +56,28 @@ def inputs_for(program: Program, dataset: Dataset, spec: Spec) -> Inputs:
     )
 
 
-def build(spec: Spec, dataset: Dataset, out: str | Path) -> BuildResult:
-    """Train the NumPy reference and write the workbook to `out`, atomically."""
+@dataclass(frozen=True)
+class Blanks:
+    """What an exercise leaves to the student: the epoch steps written blank, and who it is for."""
+
+    steps: frozenset[str]
+    given: tuple[str, ...]
+    student: str = ""
+
+
+def build(
+    spec: Spec, dataset: Dataset, out: str | Path, blanks: Blanks | None = None
+) -> BuildResult:
+    """Train the NumPy reference and write the workbook to `out`, atomically; with `blanks`,
+    an exercise whose blank blocks the student fills."""
     program = build_program(spec, dataset.n, dataset.f, dataset.k)
     layout = Layout(program)
     inputs = inputs_for(program, dataset, spec)
     values = train(program, inputs)
     out = Path(out)
-    count = _atomic_write(out, lambda tmp: _write(tmp, program, layout, dataset, inputs, values))
+    count = _atomic_write(
+        out, lambda tmp: _write(tmp, program, layout, dataset, inputs, values, blanks)
+    )
     e = spec.epochs
     return BuildResult(out, count, float(values[("Loss", e)][0, 0]),
                        float(values[("Accuracy", e)][0, 0]))  # fmt: skip
@@ -86,8 +101,10 @@ def _atomic_write(out: Path, write) -> int:
 
 
 class _Writer:
-    def __init__(self, path: str, program: Program, layout: Layout) -> None:
-        self.program, self.layout = program, layout
+    def __init__(
+        self, path: str, program: Program, layout: Layout, blanks: Blanks | None = None
+    ) -> None:
+        self.program, self.layout, self.blanks = program, layout, blanks
         self.wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False})
         self.wb.set_properties(
             {"title": "xlnet training workbook", "creator": "xlnet", "created": FIXED_TIME}
@@ -98,6 +115,7 @@ class _Writer:
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.num = self.wb.add_format({"num_format": NUMBER_FORMAT})
         self.input = self.wb.add_format({"num_format": "General", "bg_color": "#FFF2CC"})
+        self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
         self.formulas = 0
 
     def text(self, sheet: str, row: int, col: int, value, fmt=None) -> None:
@@ -134,8 +152,9 @@ def _write(
     dataset: Dataset,
     inputs: Inputs,
     values: dict[Key, np.ndarray],
+    blanks: Blanks | None = None,
 ) -> int:
-    w = _Writer(path, program, layout)
+    w = _Writer(path, program, layout, blanks)
     spec = program.spec
     _write_settings(w, program, layout, inputs)
     _write_data(w, program, layout, dataset, values)
@@ -175,6 +194,13 @@ def _write_settings(w: _Writer, program: Program, layout: Layout, inputs: Inputs
         fmt = w.input if key in (LR_NAME, N_NAME) else None
         ws.write(b.row, 1, value[key], fmt)
         ws.write(b.row, 2, meaning)
+    if w.blanks is not None:
+        extra = {"given": ",".join(w.blanks.given) or "none", "student": w.blanks.student}
+        for key, label, meaning in EXERCISE_ROWS:
+            b = layout.setting(key)
+            ws.write(b.row, 0, label)
+            ws.write_string(b.row, 1, extra[key])
+            ws.write(b.row, 2, meaning)
     for name in (LR_NAME, N_NAME):
         w.wb.define_name(name, "=" + layout.setting(name).a1)
     ws.set_column(0, 0, 16)
@@ -229,6 +255,13 @@ def _write_steps(w: _Writer, program: Program, layout: Layout, steps, epoch, val
         else:
             args = [layout.block(*program.locate(a, epoch)) for a in step.args]
         value = values[(step.out, epoch)]
+        if epoch is not None and w.blanks is not None:
+            value = np.zeros_like(value)  # no answers in an exercise's cached values
+        if epoch is not None and w.blanks is not None and step.out in w.blanks.steps:
+            ws = w.sheets[out.sheet]
+            for _, _, r, c in out.cells():
+                ws.write_blank(r, c, None, w.todo)
+            continue
         if arrays and step.op.array is not None and out.nrows * out.ncols > 1:
             w.array_block(out, step.op.array(out.sheet, *args), value)
             continue
@@ -269,7 +302,8 @@ def _write_summary(
         def formula(i: int, j: int, per_epoch=per_epoch) -> str:
             return layout.block(per_epoch, i + 1).ref(0, 0, SUMMARY)
 
-        w.formula_block(block, formula, values[(name, None)])
+        cached = values[(name, None)] * (0 if w.blanks is not None else 1)
+        w.formula_block(block, formula, cached)
     chart = w.wb.add_chart({"type": "line"})
     cats = [SUMMARY, epochs.row, epochs.col, epochs.row + e - 1, epochs.col]
     loss, acc = layout.block("Summary Loss"), layout.block("Summary Accuracy")
@@ -289,6 +323,30 @@ def _write_summary(
     chart.set_size({"width": 720, "height": 400})
     ws.insert_chart(1, 4, chart)
     ws.set_column(0, 2, 12)
+
+
+def _exercise_lines(w: _Writer, program: Program, layout: Layout) -> list[tuple[str, object]]:
+    blanks = w.blanks
+    assert blanks is not None
+    who = f" for {blanks.student}" if blanks.student else ""
+    lines: list[tuple[str, object]] = [
+        ("head", f"Exercise{who}: fill in the blue blocks on the Train sheet"),
+        ("", "Given: the data (Data), the initial weights (Init), the learning rate and N "
+             f"(Settings), and these groups of blocks: {', '.join(blanks.given) or 'none'}."),
+        ("", "Write formulas, not numbers: each blue block must compute from the blocks it "
+             "reads, so that changing the learning rate recomputes the run. Use LN for logs."),
+        ("", "Fill every epoch: epoch k+1 starts from epoch k's New weights. Grade your work "
+             "with: xlnet check FILE"),
+        ("", ""),
+        ("head", "Blocks to fill (epoch 1; later epochs sit below, in the same columns)"),
+    ]  # fmt: skip
+    for step in program.epoch_steps:
+        if step.out in blanks.steps:
+            b = layout.block(step.out, 1)
+            args = ", ".join(a.name + (" (previous epoch)" if a.prev else "") for a in step.args)
+            lines.append(("", f"{step.out} at {b.a1}: {step.op.equation}   [from {args}]"))
+    lines.append(("", ""))
+    return lines
 
 
 def _write_about(
@@ -332,6 +390,8 @@ def _write_about(
         ("", ""),
         ("head", "Blocks of each epoch, in order"),
     ]
+    if w.blanks is not None:
+        lines[1:1] = _exercise_lines(w, program, layout)
     for step in program.epoch_steps:
         args = ", ".join(a.name + (" (previous epoch)" if a.prev else "") for a in step.args)
         lines.append(("", f"{step.out}: {step.op.equation}   [from {args}]"))

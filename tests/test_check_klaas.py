@@ -1,0 +1,227 @@
+"""Grading the book's chapter-1 sheet (template klaas-ch1), filled the way students fill it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from klaas_fill import KLAAS, MISTAKES, SHEETS, as_spilled, fill
+
+from xlnet.cli import EXIT_DIFFERS, EXIT_OK, main
+from xlnet.exercise import grade
+from xlnet.template import load_template
+
+SHARED_BOOK = Path(__file__).resolve().parents[2] / "shared" / "klaas" / "ch1-excel-exercise.xlsx"
+BLOCKS = {
+    "logreg": ["W1", "b1", "Z1", "A1", "Sample Loss", "Total Loss", "dZ1", "dW1", "db1",
+               "New W1", "New b1"],
+    "mlp": ["W1", "b1", "Z1", "A1", "W2", "b2", "z2", "A2", "Targets", "Sample Loss",
+            "Total Loss", "dZ2", "dW2", "db2", "dz1", "dW1", "db1", "New W2", "New b2",
+            "New W1", "New b1"],
+}  # fmt: skip
+# The verdict each planted mistake must get, and words its hint must hold.
+EXPECTED = {
+    "log": ("wrong", "LN"),
+    "unanchored": ("wrong", "anchor it with $"),
+    "dz2_from_a1": ("wrong", "from A1 where it needs A2"),
+    "tanh_deriv_z": ("wrong", "from Z1 where it needs A1"),
+    "missing_n": ("wrong", "missing 1/N"),
+    "wrong_sign": ("wrong", "wrong sign"),
+    "pasted": ("not_formula", "formulas"),
+    "error": ("error", "text"),
+    "blank": ("missing", None),
+    "transposed": ("error", "transpose"),
+}
+
+
+@pytest.fixture(scope="module")
+def klaas():
+    return load_template("klaas-ch1")
+
+
+def _verdicts(g) -> dict[tuple[str, str], str]:
+    return {(s.sheet, b.block): b.verdict for s in g.sheets for b in s.blocks}
+
+
+def _not_correct(g):
+    return [(s.sheet, b.block, b.verdict) for s in g.sheets for b in s.blocks
+            if b.verdict != "correct"]  # fmt: skip
+
+
+def test_template_is_the_books_sheet_unchanged():
+    if not SHARED_BOOK.exists():
+        pytest.skip("shared/klaas is not beside this clone")
+    assert KLAAS.read_bytes() == SHARED_BOOK.read_bytes()
+
+
+def test_template_names_every_block_of_both_sheets(klaas):
+    for model, sheet in SHEETS.items():
+        spec = next(s for s in klaas.sheets if s.name == sheet)
+        graded = [b.name for b in spec.blocks if b.kind != "input"]
+        assert graded == BLOCKS[model]
+
+
+@pytest.mark.parametrize(
+    ("style", "bias", "loss"),
+    [
+        ("cells", "scalar", "column"),
+        ("arrays", "scalar", "column"),
+        ("cells", "vector", "per_class"),
+        ("arrays", "vector", "per_class"),
+    ],
+)
+def test_correct_submission_gets_full_marks(klaas, tmp_path, style, bias, loss):
+    g = grade(fill(tmp_path / "s.xlsx", style=style, bias=bias, loss=loss), klaas)
+    assert _not_correct(g) == []
+    assert g.score == 100.0
+    assert [s.sheet for s in g.sheets] == list(SHEETS.values())
+    seen = {(s.sheet, b.block): b.seen for s in g.sheets for b in s.blocks}
+    lr = SHEETS["logreg"]
+    # The convention each block follows is named.
+    assert seen[(lr, "b1")] == ("one bias per class" if bias == "vector" else "one scalar bias")
+    loss_form = "one column per class" if loss == "per_class" else "one column"
+    assert seen[(lr, "Sample Loss")].startswith(loss_form)
+    assert "softmax" in seen[(lr, "A1")]
+
+
+def test_blank_book_is_all_missing(klaas):
+    g = grade(KLAAS, klaas)
+    assert set(_verdicts(g).values()) == {"missing"}
+    assert len(_verdicts(g)) == sum(len(b) for b in BLOCKS.values())
+    assert g.score == 0.0
+
+
+CASES = [(m, model) for m in sorted(MISTAKES) for model in sorted(MISTAKES[m])]
+
+
+@pytest.mark.parametrize(("mistake", "model"), CASES)
+def test_each_planted_mistake_is_one_verdict(klaas, tmp_path, mistake, model):
+    style = "arrays" if mistake == "transposed" else "cells"
+    path = fill(tmp_path / "s.xlsx", models=(model,), style=style, mistake=mistake)
+    g = grade(path, klaas)
+    sheet = SHEETS[model]
+    other = [b for s in g.sheets if s.sheet != sheet for b in s.blocks]
+    assert {b.verdict for b in other} == {"missing"}  # the sheet not filled in
+    wrong = [x for x in _not_correct(g) if x[0] == sheet]
+    verdict, hint = EXPECTED[mistake]
+    assert wrong == [(sheet, MISTAKES[mistake][model], verdict)]
+    b = next(b for s in g.sheets if s.sheet == sheet for b in s.blocks if b.verdict != "correct")
+    assert b.cell and b.cell.startswith(sheet + "!")
+    if hint:
+        assert b.hint and hint in b.hint, b.hint
+    if verdict in ("wrong", "error"):
+        assert b.formula and b.wrong_cells > 0 and b.expected is not None
+
+
+def test_two_mistakes_are_two_verdicts(klaas, tmp_path):
+    """One mistake per sheet: each reported once, on its own sheet."""
+    a = fill(tmp_path / "a.xlsx", models=("logreg",), mistake="wrong_sign")
+    b = fill(tmp_path / "b.xlsx", models=("mlp",), mistake="dz2_from_a1")
+    # Put both filled sheets into one workbook.
+    wb = openpyxl.load_workbook(a)
+    src = openpyxl.load_workbook(b)[SHEETS["mlp"]]
+    ws = wb[SHEETS["mlp"]]
+    for row in src.iter_rows():
+        for c in row:
+            ws[c.coordinate].value = c.value
+    both = tmp_path / "both.xlsx"
+    wb.save(both)
+    g = grade(both, klaas)
+    assert _not_correct(g) == [
+        (SHEETS["logreg"], "New W1", "wrong"),
+        (SHEETS["mlp"], "dZ2", "wrong"),
+    ]
+
+
+def test_rand_weights_pinned_to_saved_values(klaas, tmp_path, need_soffice):
+    from xlnet.libreoffice import recalculate
+
+    written = fill(tmp_path / "rand.xlsx", weights="rand")
+    # As written by openpyxl, RAND() weights have no saved value to pin: an error, named.
+    g = grade(written, klaas)
+    w1 = next(b for b in g.sheets[0].blocks if b.block == "W1")
+    assert w1.verdict == "error" and "RAND()" in w1.hint
+    # Saved by a spreadsheet (LibreOffice here), they are pinned and the rest grades in full.
+    saved = recalculate(written, tmp_path / "saved")
+    g = grade(saved, klaas)
+    assert _not_correct(g) == []
+    w1 = next(b for b in g.sheets[0].blocks if b.block == "W1")
+    assert "RAND() pinned" in w1.seen
+
+
+@pytest.mark.parametrize("style", ["cells", "arrays"])
+def test_file_saved_by_libreoffice_grades_the_same(klaas, tmp_path, need_soffice, style):
+    from xlnet.libreoffice import recalculate
+
+    good = fill(tmp_path / "good.xlsx", style=style, bias="vector")
+    bad = fill(tmp_path / "bad.xlsx", style=style, mistake="missing_n")
+    for path, wrong in ((good, []), (bad, [("dW1", "wrong")] * 2)):
+        saved = recalculate(path, tmp_path / "saved")
+        got = [(b, v) for _, b, v in _not_correct(grade(saved, klaas))]
+        assert got == wrong
+
+
+def test_excel_365_spilled_arrays(klaas, tmp_path):
+    filled = fill(tmp_path / "legacy.xlsx", style="arrays")
+    spilled = as_spilled(filled, tmp_path / "spilled.xlsx")
+    g = grade(spilled, klaas)
+    assert _not_correct(g) == [] and g.score == 100.0
+
+
+def test_circular_reference_is_an_error_on_its_block_only(klaas, tmp_path):
+    path = fill(tmp_path / "s.xlsx", models=("logreg",))
+    wb = openpyxl.load_workbook(path)
+    ws = wb[SHEETS["logreg"]]
+    ws["AL3"] = "=SUM(AH3:AH180)/E1+AL3"  # Total Loss reads itself
+    wb.save(path)
+    g = grade(path, klaas)
+    assert [x for x in _not_correct(g) if x[0] == SHEETS["logreg"]] == [
+        (SHEETS["logreg"], "Total Loss", "error")
+    ]
+    b = next(b for b in g.sheets[0].blocks if b.block == "Total Loss")
+    assert "circular" in b.hint
+
+
+def test_external_link_is_an_error_on_its_block_only(klaas, tmp_path):
+    path = fill(tmp_path / "s.xlsx", models=("logreg",))
+    wb = openpyxl.load_workbook(path)
+    wb[SHEETS["logreg"]]["AW3"] = "=SUM([other.xlsx]Sheet1!A1:A9)/E1"
+    wb.save(path)
+    g = grade(path, klaas)
+    assert [x[1:] for x in _not_correct(g) if x[0] == SHEETS["logreg"]] == [("db1", "error")]
+    b = next(b for b in g.sheets[0].blocks if b.block == "db1")
+    assert "another workbook" in b.hint
+
+
+def test_cli_json_for_the_books_sheet(tmp_path, capsys):
+    good = fill(tmp_path / "good.xlsx")
+    bad = fill(tmp_path / "bad.xlsx", mistake="log")
+    assert main(["check", "--template", "klaas-ch1", "--json", str(good)]) == EXIT_OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["file"] == str(good) and doc["score"] == 100.0
+    assert [s["sheet"] for s in doc["sheets"]] == list(SHEETS.values())
+    names = [b["block"] for b in doc["sheets"][1]["blocks"]]
+    assert names == BLOCKS["mlp"]
+    assert main(["check", "--template", "klaas-ch1", "--json", str(bad)]) == EXIT_DIFFERS
+    doc = json.loads(capsys.readouterr().out)
+    wrong = [(s["sheet"], b) for s in doc["sheets"] for b in s["blocks"]
+             if b["verdict"] != "correct"]  # fmt: skip
+    assert [(s, b["block"]) for s, b in wrong] == [(SHEETS["logreg"], "Sample Loss"),
+                                                   (SHEETS["mlp"], "Sample Loss")]  # fmt: skip
+    b = wrong[0][1]
+    assert b["formula"].upper().count("LOG(") == 1 and b["expected"] != b["got"]
+    assert set(b) >= {"block", "verdict", "cell", "formula", "expected", "got", "wrong_cells",
+                      "hint"}  # fmt: skip
+
+
+def test_template_is_found_without_the_flag(tmp_path):
+    g = grade(fill(tmp_path / "s.xlsx"))
+    assert g.score == 100.0 and [s.sheet for s in g.sheets] == list(SHEETS.values())
+
+
+def test_exercise_from_template_is_the_blank_book(tmp_path, capsys):
+    out = tmp_path / "ch1.xlsx"
+    assert main(["exercise", "--template", "klaas-ch1", "-o", str(out)]) == EXIT_OK
+    assert out.read_bytes() == KLAAS.read_bytes()

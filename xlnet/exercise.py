@@ -1,0 +1,241 @@
+"""Exercise workbooks: blank blocks for students to fill, per-student variants, and the graded
+tasks an exercise (or a template) defines."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checks import step_check
+from .data import Dataset
+from .grade import Task, tasks_from_template
+from .layout import SETTINGS, TRAIN, setting_block
+from .program import DATA_TENSORS, GROUPS, STEP_GROUPS, Program
+from .spec import MAX_SEED, Spec
+from .template import BlockSpec, Template, available, load_template
+from .workbook import Blanks, BuildResult, build
+from .xlsxio import Book, BookError
+
+DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
+VARY_LR = (0.1, 1.0)  # --vary-lr draws a student's learning rate log-uniformly from this range
+MAX_ROSTER = 2000
+
+
+class ExerciseError(ValueError):
+    """An exercise that cannot be written: a bad roster, an unknown group."""
+
+
+def parse_given(text: str) -> tuple[str, ...]:
+    """ "forward,loss" -> ("forward", "loss"); "none" -> ()."""
+    parts = [p.strip().lower() for p in text.split(",") if p.strip()]
+    if parts in ([], ["none"]):
+        return ()
+    if parts == ["all"]:
+        return GROUPS
+    bad = [p for p in parts if p not in GROUPS]
+    if bad:
+        raise ExerciseError(
+            f"unknown block group {bad[0]!r}; choose from {', '.join(GROUPS)}, all or none"
+        )
+    return tuple(g for g in GROUPS if g in parts)
+
+
+def blank_steps(program: Program, given: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(s.out for s in program.epoch_steps if STEP_GROUPS[s.op.name] not in given)
+
+
+def write_exercise(
+    spec: Spec, dataset: Dataset, out: str | Path, given: tuple[str, ...], student: str = ""
+) -> BuildResult:
+    from .program import build_program
+
+    program = build_program(spec, dataset.n, dataset.f, dataset.k)
+    blanks = blank_steps(program, given)
+    if not blanks:
+        raise ExerciseError("every block is given: nothing is left for the student to fill")
+    return build(spec, dataset, out, Blanks(blanks, given, student))
+
+
+def student_seed(base: int, student: str) -> int:
+    """A seed of the student's own, stable across runs and machines."""
+    digest = hashlib.sha256(f"{base}\0{student.strip()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (MAX_SEED + 1)
+
+
+def student_lr(seed: int) -> float:
+    lo, hi = VARY_LR
+    u = np.random.default_rng(seed).uniform(np.log(lo), np.log(hi))
+    return round(float(np.exp(u)), 2)
+
+
+def read_roster(path: str | Path) -> list[str]:
+    """Student names or ids: the column named student, name or id, else the first column."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ExerciseError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ExerciseError(f"{path}: {exc.strerror or exc}") from None
+    rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
+    if not rows:
+        raise ExerciseError(f"{path}: the roster is empty")
+    head = [c.strip().lower() for c in rows[0]]
+    col = next((head.index(k) for k in ("student", "name", "id") if k in head), None)
+    body = rows[1:] if col is not None else rows
+    col = col or 0
+    names = [r[col].strip() if col < len(r) else "" for r in body]
+    if any(not n for n in names):
+        line = names.index("") + (2 if body is not rows else 1)
+        raise ExerciseError(f"{path}: line {line} has no student name")
+    if not names:
+        raise ExerciseError(f"{path}: the roster lists no students")
+    if len(names) > MAX_ROSTER:
+        raise ExerciseError(f"{path}: {len(names)} students; at most {MAX_ROSTER} per run")
+    seen: set[str] = set()
+    for n in names:
+        if n.lower() in seen:
+            raise ExerciseError(f"{path}: student {n!r} is listed twice")
+        seen.add(n.lower())
+    return names
+
+
+def file_stem(student: str) -> str:
+    """A file name from a student's name: letters, digits, '-', '_' and '.' only."""
+    stem = re.sub(r"[^\w.-]+", "_", student.strip(), flags=re.ASCII).strip("._")
+    return stem or "student"
+
+
+@dataclass(frozen=True)
+class Variant:
+    student: str
+    path: Path
+    seed: int
+    lr: float
+
+
+def write_roster(
+    spec: Spec,
+    dataset: Dataset,
+    roster: str | Path,
+    outdir: str | Path,
+    given: tuple[str, ...],
+    vary_lr: bool = False,
+) -> list[Variant]:
+    """One exercise per student, each with its own seed (and learning rate with vary_lr)."""
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        raise ExerciseError(f"output folder {str(outdir)!r} does not exist")
+    names = read_roster(roster)
+    stems = [file_stem(n) for n in names]
+    clash = {s for s in stems if stems.count(s) > 1}
+    if clash:
+        raise ExerciseError(f"{roster}: two students map to the file name {sorted(clash)[0]!r}")
+    out = []
+    for name, stem in zip(names, stems, strict=True):
+        seed = student_seed(spec.seed, name)
+        lr = student_lr(seed) if vary_lr else spec.lr
+        s = Spec(model=spec.model, output=spec.output, hidden=spec.hidden, epochs=spec.epochs,
+                 lr=lr, seed=seed, layout=spec.layout)  # fmt: skip
+        path = outdir / f"{stem}.xlsx"
+        write_exercise(s, dataset, path, given, student=name)
+        out.append(Variant(name, path, seed, lr))
+    return out
+
+
+def write_template_exercise(template: Template, out: str | Path) -> Path:
+    """A blank copy of the template's own workbook (the book's sheet, unchanged)."""
+    if template.source is None or not template.source.exists():
+        raise ExerciseError(f"template {template.name} has no blank workbook to copy")
+    out = Path(out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+    os.close(fd)
+    try:
+        shutil.copyfile(template.source, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+# --- what to grade ------------------------------------------------------------------------
+
+
+def exercise_tasks(book: Book) -> list[Task]:
+    """The graded blocks of an exercise written by `xlnet exercise`: its blank steps, every
+    epoch, each checked against its NumPy step applied to the workbook's own upstream blocks."""
+    from .verify import read_run
+
+    b = setting_block("given")
+    given_text = book.sheet(SETTINGS).values.get((b.row, b.col))
+    if not isinstance(given_text, str):
+        raise BookError(
+            f"{book.path}: an xlnet training workbook, not an exercise (no 'Given blocks' "
+            "setting); grade a book's sheet with --template"
+        )
+    try:
+        given = parse_given(given_text)
+    except ExerciseError as exc:
+        raise BookError(f"{book.path}: Settings 'Given blocks': {exc}") from None
+    run = read_run(book)
+    program, layout = run.program, run.layout
+    blocks: list[BlockSpec] = [
+        BlockSpec(n, "input", (("", layout.block(n)),)) for n in DATA_TENSORS
+    ]
+    for p in program.params:
+        blocks.append(BlockSpec(f"New {p}@0", "input", (("", layout.block("New " + p, 0)),)))
+    for e in range(1, program.spec.epochs + 1):
+        for step in program.epoch_steps:
+            kind = "input" if STEP_GROUPS[step.op.name] in given else "formula"
+            args = []
+            for a in step.args:
+                name, epoch = program.locate(a, e)
+                args.append(name if epoch is None else f"{name}@{epoch}")
+            blocks.append(BlockSpec(f"{step.out}@{e}", kind, (("", layout.block(step.out, e)),),
+                                    step_check(step.op.name), tuple(args), epoch=e))  # fmt: skip
+    lr, n = (setting_block(k) for k in ("learning_rate", "n_samples"))
+    return [Task(TRAIN, lr, n, tuple(blocks))]
+
+
+def tasks_for(book: Book, template: Template | None) -> list[Task]:
+    """The blocks to grade: the template's; else, for a file xlnet wrote, its exercise; else
+    those of the one shipped template whose sheets the file has (the book's sheet, say)."""
+    if template is not None:
+        return tasks_from_template(template.sheets)
+    names = {n.upper() for n in book.sheets}
+    if SETTINGS.upper() in names:
+        return exercise_tasks(book)
+    for name in available():
+        t = load_template(name)
+        if all(s.name.upper() in names for s in t.sheets):
+            return tasks_from_template(t.sheets)
+    raise BookError(
+        f"{book.path}: neither an exercise written by xlnet exercise nor a known template's "
+        f"sheet (templates: {', '.join(available())}); pass --template NAME|PATH"
+    )
+
+
+def grade(path: str | Path, template: Template | None = None):
+    """Grade one submission: by the template's layout, or as an exercise xlnet wrote."""
+    from .grade import grade_file
+
+    return grade_file(path, lambda book: tasks_for(book, template), student_of)
+
+
+def student_of(book: Book) -> str | None:
+    try:
+        b = setting_block("student")
+        v = book.sheet(SETTINGS).values.get((b.row, b.col))
+    except BookError:
+        return None
+    return v if isinstance(v, str) and v else None

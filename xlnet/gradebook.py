@@ -1,0 +1,88 @@
+"""Grading many files at once, on all cores, and the gradebook CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from .exercise import grade
+from .grade import FileGrade
+from .template import Template
+
+
+def grade_files(
+    files: list[Path],
+    template: Template | None,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[FileGrade]:
+    """Grades in the order of `files`; a file that cannot be graded has its error set."""
+    jobs = min(jobs or os.cpu_count() or 1, len(files))
+    out: list[FileGrade | None] = [None] * len(files)
+    done = 0
+    if jobs <= 1:
+        for k, f in enumerate(files):
+            out[k] = grade(f, template)
+            done += 1
+            if progress:
+                progress(done, len(files))
+        return [g for g in out if g is not None]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade, f, template): k for k, f in enumerate(files)}
+        try:
+            for fut in as_completed(futures):
+                k = futures[fut]
+                try:
+                    out[k] = fut.result()
+                except Exception as exc:  # a crash in one worker must not lose the batch
+                    out[k] = FileGrade(str(files[k]), error=f"{files[k]}: grading failed "
+                                       f"({type(exc).__name__}: {exc})")  # fmt: skip
+                done += 1
+                if progress:
+                    progress(done, len(files))
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return [g for g in out if g is not None]
+
+
+def _column(sheet: str, block: str, epoch: int | None, sheets: int) -> str:
+    name = block if epoch is None else f"{block} (epoch {epoch})"
+    return name if sheets <= 1 else f"{sheet}: {name}"
+
+
+def report_csv(grades: list[FileGrade]) -> str:
+    """One row per file: file, student, score, one verdict per block, and any file error."""
+    sheets = max((len(g.sheets) for g in grades), default=0)
+    columns: list[str] = []
+    rows = []
+    for g in grades:
+        row = {"file": g.file, "student": g.student or "", "score": f"{g.score:g}",
+               "error": g.error or ""}  # fmt: skip
+        for s in g.sheets:
+            for b in s.blocks:
+                col = _column(s.sheet, b.block, b.epoch, sheets)
+                if col not in columns:
+                    columns.append(col)
+                row[col] = b.verdict
+        rows.append(row)
+    head = ["file", "student", "score", *columns, "error"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=head, restval="", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_report(grades: list[FileGrade], path: Path) -> None:
+    """Write the gradebook atomically: a temporary file beside it, renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(report_csv(grades), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
