@@ -225,3 +225,16 @@ def test_exercise_from_template_is_the_blank_book(tmp_path, capsys):
     out = tmp_path / "ch1.xlsx"
     assert main(["exercise", "--template", "klaas-ch1", "-o", str(out)]) == EXIT_OK
     assert out.read_bytes() == KLAAS.read_bytes()
+
+
+@pytest.mark.parametrize("mistake", [None, "unanchored", "missing_n"])
+def test_excel_shared_formulas(klaas, tmp_path, mistake):
+    """Excel saves a filled range as one shared formula (text in its first cell only)."""
+    from xlsx_edit import share_formulas
+
+    filled = fill(tmp_path / "s.xlsx", models=("logreg",), mistake=mistake)
+    shared = tmp_path / "shared.xlsx"
+    assert share_formulas(filled, shared, SHEETS["logreg"]) > 1000
+    g = grade(shared, klaas)
+    wrong = [x[1:] for x in _not_correct(g) if x[0] == SHEETS["logreg"]]
+    assert wrong == ([] if mistake is None else [(MISTAKES[mistake]["logreg"], "wrong")])

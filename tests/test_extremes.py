@@ -9,12 +9,12 @@ from xlnet.spec import Spec
 from xlnet.verify import verify
 from xlnet.workbook import build
 
-# At lr 50 the two-layer net is sensitive: any engine's last-digit differences from NumPy
-# (summation order, EXP, TANH) grow from epoch to epoch and pass 1e-9 after ~5-10 epochs
-# (formulas, per-cell SUMPRODUCT) or ~5 (LibreOffice); see the README. So lr 50 is checked
-# over fewer epochs than lr 1e-4; what is asserted everywhere is no error cell.
-EPOCHS = {1e-4: 40, 50.0: 4}
-LO_EPOCHS = 4
+# At lr 50 the two-layer net is chaotic: any engine's last-digit differences from NumPy
+# (summation order, EXP, TANH) grow from epoch to epoch and pass 1e-9 after ~5-10 epochs. Those
+# blocks are "drift": off the NumPy trajectory, yet each right on the values it reads (the
+# local check), so the workbook still verifies; 30 epochs take the net well past that point.
+EPOCHS = {1e-4: 40, 50.0: 30}
+LO_EPOCHS = 30
 
 
 @pytest.mark.parametrize("lr", [1e-4, 50.0])
@@ -25,6 +25,9 @@ def test_extreme_learning_rates(tmp_path, wine, model, output, lr):
     report = verify(path)
     assert report.ok, report.table()
     assert report.error_cells == []
+    if model == "mlp" and lr == 50.0 and output == "softmax":
+        assert report.drifting, "expected the chaotic run to drift; is the test still needed?"
+    assert all(b.local_rel_error <= 1e-12 for b in report.blocks if b.local_rel_error is not None)
 
 
 @pytest.mark.libreoffice

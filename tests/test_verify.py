@@ -83,9 +83,25 @@ def test_broken_formula_early_reports_first_block(small_books, tmp_path):
     bad = tmp_path / "broken.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: old + "*2")
     report = verify(bad)
-    first = report.failures[0]
-    assert (first.block, first.epoch) == ("dZ1", 2)
-    assert {(f.block, f.epoch) for f in report.failures} >= {("dW1", 2), ("New W1", 2)}
+    assert not report.ok
+    # Reported once: the blocks after it are off the trajectory but right on their own inputs.
+    assert [(f.block, f.epoch) for f in report.failures] == [("dZ1", 2)]
+    assert {(d.block, d.epoch) for d in report.drifting} >= {("dW1", 2), ("New W1", 2)}
+    assert "after the first failure" in report.table()
+
+
+@pytest.mark.parametrize("factor", ["*(1+1E-7)", "+1E-8"])
+def test_a_slightly_wrong_formula_is_not_drift(small_books, tmp_path, factor):
+    """The local check forgives rounding, never a formula that computes something else."""
+    src = small_books[("mlp", "softmax")]
+    run = read_run(read_book(src))
+    cell = run.layout.block("dW1", 3).ref(2, 1, TRAIN)
+    bad = tmp_path / "slight.xlsx"
+    set_formula(src, bad, TRAIN, cell, lambda old: f"({old}){factor}")
+    report = verify(bad)
+    assert not report.ok
+    assert [(f.block, f.epoch) for f in report.failures] == [("dW1", 3)]
+    assert report.failures[0].local_rel_error > 1e-9
 
 
 def test_edited_learning_rate_still_verifies(small_books, tmp_path):

@@ -12,7 +12,8 @@ def sheet_part(path: Path, sheet: str) -> str:
     with zipfile.ZipFile(path) as z:
         wb = z.read("xl/workbook.xml").decode()
         rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    rid = re.search(rf'<sheet name="{re.escape(sheet)}" sheetId="\d+" r:id="(rId\d+)"', wb)[1]
+    tag = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*>', wb)[0]
+    rid = re.search(r'r:id="([^"]+)"', tag)[1]
     target = re.search(rf'Id="{rid}" Type="[^"]+" Target="([^"]+)"', rels)
     if target is None:
         target = re.search(rf'Target="([^"]+)"[^>]*Id="{rid}"', rels)
@@ -55,6 +56,46 @@ def set_all_cached(src: Path, dst: Path, sheet: str, value: str) -> int:
     def edit(xml: str) -> str:
         nonlocal count
         xml, count = re.subn(r"(</f>)<v>[^<]*</v>", rf"\g<1><v>{value}</v>", xml)
+        return xml
+
+    rewrite(src, dst, sheet_part(src, sheet), edit)
+    return count
+
+
+def share_formulas(src: Path, dst: Path, sheet: str) -> int:
+    """Store the formulas of `sheet` the way Excel saves filled formulas: each run of cells down
+    a column whose formulas are copies of the first (same relative form) becomes one shared
+    formula, text in the first cell only. Returns how many cells lost their own text."""
+    from openpyxl.formula.translate import Translator
+
+    count = 0
+
+    def edit(xml: str) -> str:
+        nonlocal count
+        cells = re.compile(r'(<c r="([A-Z]+)(\d+)"[^>]*>)<f>([^<]*)</f>')
+        found = {(m[2], int(m[3])): m for m in cells.finditer(xml)}
+        groups: list[tuple[re.Match, list[re.Match]]] = []
+        for (col, row), m in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            if groups:
+                head, members = groups[-1]
+                last = members[-1]
+                if last[2] == col and int(last[3]) == row - 1:
+                    moved = Translator("=" + head[4], origin=f"{col}{head[3]}").translate_formula(
+                        f"{col}{row}"
+                    )
+                    if moved == "=" + m[4]:
+                        members.append(m)
+                        continue
+            groups.append((m, [m]))
+        edits = []
+        for si, (head, members) in enumerate(g for g in groups if len(g[1]) > 1):
+            ref = f"{head[2]}{head[3]}:{members[-1][2]}{members[-1][3]}"
+            edits.append((head, f'{head[1]}<f t="shared" ref="{ref}" si="{si}">{head[4]}</f>'))
+            for m in members[1:]:
+                edits.append((m, f'{m[1]}<f t="shared" si="{si}"/>'))
+                count += 1
+        for m, new in sorted(edits, key=lambda e: -e[0].start()):
+            xml = xml[: m.start()] + new + xml[m.end() :]
         return xml
 
     rewrite(src, dst, sheet_part(src, sheet), edit)

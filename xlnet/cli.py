@@ -337,10 +337,8 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError(f"xlnet check: report {str(report)!r} must end in .csv")
         if any(f.exists() and report.exists() and f.resolve() == report.resolve() for f in files):
             raise UsageError(f"xlnet check: report {str(report)!r} is also a submission")
-    quiet = args.json or not sys.stderr.isatty()
-    grades = grade_files(
-        files, template, jobs=args.jobs, progress=None if quiet else _file_progress()
-    )
+    progress = None if args.json else _progress_printer("files")
+    grades = grade_files(files, template, jobs=args.jobs, progress=progress)
     if report is not None:
         write_report(grades, report)
     if args.json:
@@ -357,23 +355,6 @@ def _check(args: argparse.Namespace) -> int:
             print(f"gradebook written to {report}")
     full = all(g.error is None and g.score == 100.0 for g in grades)
     return EXIT_OK if full else EXIT_DIFFERS
-
-
-def _file_progress():
-    start = time.perf_counter()
-
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        took = time.perf_counter() - start
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, {took:.0f} s"
-        )
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -393,7 +374,8 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_printer():
+def _progress_printer(unit: str = "cells"):
+    """A progress bar on stderr, redrawn at most ten times a second; None off a terminal."""
     if not sys.stderr.isatty():
         return None
     start = time.perf_counter()
@@ -401,14 +383,14 @@ def _progress_printer():
 
     def show(done: int, total: int) -> None:
         now = time.perf_counter()
-        if done < total and now - last[0] < 0.1:  # redraw at most ten times a second
+        if done < total and now - last[0] < 0.1:
             return
         last[0] = now
         width = 30
         filled = int(width * done / max(total, 1))
-        rate = done / max(time.perf_counter() - start, 1e-9)
+        rate = done / max(now - start, 1e-9)
         sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} cells, {rate:,.0f}/s"
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}, {rate:,.1f}/s"
         )
         if done >= total:
             sys.stderr.write("\n")

@@ -25,6 +25,7 @@ from .layout import (
     Layout,
     setting_block,
 )
+from .ops import Env
 from .program import DATA_TENSORS, INPUTS, SUMMARY_TENSORS, Program, build_program
 from .reference import FD_TOLERANCE, Inputs, Key, gradient_check, train
 from .spec import Spec, SpecError
@@ -35,6 +36,18 @@ from .xlsxio import Book, BookError, read_book, read_cached
 # +-terms) leaves rounding noise proportional to the operands, not to the small result; with a
 # floor of 1, so blocks of small numbers are held to 1e-9 absolute.
 TOLERANCE = 1e-9
+# The local check: each block against NumPy applied to the values the engine computed for the
+# blocks it reads (one step's rounding, ~1e-15). It is what proves each formula right where the
+# run is chaotic (a two-layer net at lr 50): there the engine's and NumPy's last-digit
+# differences grow every epoch until the trajectories part, though every step is right.
+LOCAL_TOLERANCE = 1e-9
+# The values a local check reads are rounded: in the last places of the engine's arithmetic,
+# and to 15 significant digits in the files LibreOffice saves. Where a step is ill-conditioned
+# (LN(1 - A) as a sigmoid saturates) that rounding is amplified, so the local check forgives,
+# per cell, SLACK times the change that inputs shaken by the engine's PERTURB cause in NumPy's
+# own result; elsewhere that slack is ~1e-15 of the value or less.
+PERTURB = {"formulas": 4 * 2.0**-52, "libreoffice": 1e-14}
+SLACK = 10.0
 ENGINES = ("formulas", "libreoffice")
 FD_CHECK = "FD gradient check"  # the report row of the reference's own gradient check
 
@@ -46,13 +59,15 @@ class BlockCheck:
     cells: int
     max_abs_error: float
     max_rel_error: float
-    status: str  # "ok" or "FAIL"
+    status: str  # "ok", "drift" (off the NumPy trajectory, each step right) or "FAIL"
     wrong_cells: int = 0
     cell: str | None = None
     formula: str | None = None
     expected: float | None = None
     got: object = None
     problem: str | None = None
+    local_rel_error: float | None = None  # against NumPy on the engine's own upstream values
+    structural: int = 0  # cells empty, not formulas or not numbers: never mere drift
 
 
 @dataclass
@@ -75,12 +90,16 @@ class Report:
             not self.error_cells
             and not self.unchecked_formulas
             and not self.volatile_cells
-            and all(b.status == "ok" for b in self.blocks)
+            and all(b.status in ("ok", "drift") for b in self.blocks)
         )
 
     @property
     def failures(self) -> list[BlockCheck]:
-        return [b for b in self.blocks if b.status != "ok"]
+        return [b for b in self.blocks if b.status == "FAIL"]
+
+    @property
+    def drifting(self) -> list[BlockCheck]:
+        return [b for b in self.blocks if b.status == "drift"]
 
     def to_json(self) -> dict:
         return {
@@ -95,19 +114,21 @@ class Report:
             "error_cells": self.error_cells,
             "blocks": [_jsonable(asdict(b)) for b in self.blocks],
             "failures": [_jsonable(asdict(b)) for b in self.failures],
+            "drift_blocks": len(self.drifting),
         }
 
     def table(self) -> str:
         head = (
             f"{'block':<18} {'epoch':>5} {'cells':>6} {'max abs err':>12} "
-            f"{'max rel err':>12}  status"
+            f"{'max rel err':>12} {'local rel err':>13}  status"
         )
         lines = [head, "-" * len(head)]
         for b in self.blocks:
             ep = "-" if b.epoch is None else str(b.epoch)
+            local = "-" if b.local_rel_error is None else f"{b.local_rel_error:.3e}"
             lines.append(
                 f"{b.block:<18} {ep:>5} {b.cells:>6} {b.max_abs_error:>12.3e} "
-                f"{b.max_rel_error:>12.3e}  {b.status}"
+                f"{b.max_rel_error:>12.3e} {local:>13}  {b.status}"
             )
         for b in self.failures:
             lines.append(
@@ -127,6 +148,22 @@ class Report:
             lines.append(
                 f"UNCHECKED: {self.unchecked_formulas} formula cells lie outside every block "
                 f"(first: {', '.join(self.unchecked_cells[:5])})"
+            )
+        drift = self.drifting
+        if drift and self.failures:
+            lines.append(
+                f"DRIFT: {len(drift)} blocks after the first failure differ from the NumPy "
+                "trajectory only because of it: each matches NumPy applied to the values it "
+                f"reads within {LOCAL_TOLERANCE:g}"
+            )
+        elif drift:
+            first = min(drift, key=lambda b: b.epoch or 0)
+            worst = max(b.max_rel_error for b in drift)
+            lines.append(
+                f"DRIFT: {len(drift)} blocks part from the NumPy trajectory (from epoch "
+                f"{first.epoch}, max rel err {worst:.3g}), yet each matches NumPy applied to the "
+                f"values it reads within {LOCAL_TOLERANCE:g}: every formula is right, and the "
+                "run amplifies last-digit differences (a chaotic learning rate)"
             )
         verdict = "OK" if self.ok else "FAILED"
         lines.append(
@@ -247,12 +284,81 @@ def blocks_to_check(run: Run) -> list[tuple[str, int | None, Block]]:
 
 
 def compare(
-    run: Run, result: Result, expected: dict[Key, np.ndarray], tolerance: float = TOLERANCE
+    run: Run,
+    result: Result,
+    expected: dict[Key, np.ndarray],
+    tolerance: float = TOLERANCE,
+    engine: str = "formulas",
 ) -> list[BlockCheck]:
+    """Each block against the NumPy trajectory and, locally, against its own step applied to
+    the engine's values of the blocks it reads. A block off the trajectory only by drift (all
+    its cells numbers, and right locally) is "drift", not a failure."""
     checks = []
     for name, epoch, block in blocks_to_check(run):
-        checks.append(_check_block(name, epoch, block, result, expected[(name, epoch)], tolerance))
+        check = _check_block(name, epoch, block, result, expected[(name, epoch)], tolerance)
+        local = _local_expected(run, result, name, epoch, PERTURB[engine])
+        if local is not None:
+            local, slack = local
+            got = _read(result, block)
+            scale = max(float(np.abs(local).max(initial=0.0)), 1.0)
+            with np.errstate(invalid="ignore"):
+                excess = np.maximum(np.abs(got - local) - SLACK * slack, 0.0)
+                err = float(np.nanmax(excess, initial=0.0)) / scale
+            finite = bool(np.isfinite(got).all() and np.isfinite(local).all())
+            check.local_rel_error = err if finite else math.inf
+            drifting = check.status == "FAIL" and check.structural == 0
+            if drifting and finite and err <= LOCAL_TOLERANCE:
+                check.status = "drift"
+        checks.append(check)
     return checks
+
+
+def _read(result: Result, block: Block) -> np.ndarray:
+    """A block's values as floats; anything not a number is NaN."""
+    s = result.index(block.sheet)
+    grid = result.grids[s]
+    out = np.full((block.nrows, block.ncols), np.nan)
+    for i, j, r, c in block.cells():
+        if r < grid.shape[0] and c < grid.shape[1]:
+            v = grid[r, c]
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                out[i, j] = float(v)
+    return out
+
+
+def _local_expected(
+    run: Run, result: Result, name: str, epoch: int | None, perturb: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The block's own step applied to what the engine holds in the blocks it reads, and per
+    cell the slack that input rounding allows."""
+    program, layout = run.program, run.layout
+    env = Env(run.inputs.lr, run.inputs.n)
+    if name in SUMMARY_TENSORS:
+        per_epoch = SUMMARY_TENSORS[name]
+        epochs = range(1, program.spec.epochs + 1)
+        values = np.vstack([_read(result, layout.block(per_epoch, e)) for e in epochs])
+        return values, np.zeros_like(values)
+    steps = program.data_steps if epoch is None else program.epoch_steps
+    step = next((s for s in steps if s.out == name), None)
+    if step is None:
+        return None
+    if epoch is None:
+        args = [_read(result, layout.block(a.name)) for a in step.args]
+    else:
+        args = [_read(result, layout.block(*program.locate(a, epoch))) for a in step.args]
+    with np.errstate(all="ignore"):
+        local = step.op.numpy(env, *args)
+        # How far a few last-place differences in the inputs move this step's result: large
+        # only where the step is ill-conditioned (LN(1 - A) as a sigmoid saturates).
+        # Every input up, every input down, and a random mix and its mirror: each number is
+        # moved both ways at least once.
+        rng = np.random.default_rng(0)
+        mixes = [rng.choice((-1.0, 1.0), a.shape) for a in args]
+        slack = np.zeros_like(local)
+        for signs in ([1.0] * len(args), [-1.0] * len(args), mixes, [-m for m in mixes]):
+            shaken = [a * (1 + perturb * sg) for a, sg in zip(args, signs, strict=True)]
+            slack = np.fmax(slack, np.abs(step.op.numpy(env, *shaken) - local))
+    return local, slack
 
 
 def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol) -> BlockCheck:
@@ -260,7 +366,7 @@ def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol
     grid = result.grids[s]
     max_abs = max_rel = 0.0
     scale = max(float(np.abs(exp).max()), 1.0)
-    wrong = 0
+    wrong = structural = 0
     first = None
     for i, j, r, c in block.cells():
         got = grid[r, c] if r < grid.shape[0] and c < grid.shape[1] else None
@@ -283,12 +389,14 @@ def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol
                     problem = "differs"
         if problem:
             wrong += 1
+            structural += problem != "differs"
             if first is None:
                 first = (a1.cell(r, c), formula, e, got, problem)
     if first:
         cell, formula, e, got, problem = first
         return BlockCheck(name, epoch, block.nrows * block.ncols, max_abs, max_rel, "FAIL",
-                          wrong, f"{block.sheet}!{cell}", formula, e, got, problem)  # fmt: skip
+                          wrong, f"{block.sheet}!{cell}", formula, e, got, problem,
+                          structural=structural)  # fmt: skip
     return BlockCheck(name, epoch, block.nrows * block.ncols, max_abs, max_rel, "ok")
 
 
@@ -325,7 +433,7 @@ def verify(
     else:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     report = Report(str(path), engine, tolerance)
-    report.blocks = compare(run, result, expected, tolerance)
+    report.blocks = compare(run, result, expected, tolerance, engine)
     report.blocks.append(reference_self_check(run))
     report.formula_cells = len(result.formulas)
     checked = {
