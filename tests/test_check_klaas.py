@@ -238,3 +238,50 @@ def test_excel_shared_formulas(klaas, tmp_path, mistake):
     g = grade(shared, klaas)
     wrong = [x[1:] for x in _not_correct(g) if x[0] == SHEETS["logreg"]]
     assert wrong == ([] if mistake is None else [(MISTAKES[mistake]["logreg"], "wrong")])
+
+
+def test_excel_365_spill_references(klaas, tmp_path):
+    """Blocks chained with V3# (saved as _xlfn.ANCHORARRAY(V3)), as Excel 365 users write."""
+    import re
+
+    from xlsx_edit import rewrite, sheet_part
+
+    spilled = as_spilled(fill(tmp_path / "a.xlsx", models=("logreg",), style="arrays"),
+                         tmp_path / "spilled.xlsx")  # fmt: skip
+    sheet = SHEETS["logreg"]
+
+    def edit(xml: str) -> str:
+        # Every formula reading the whole Z1 block reads it as a spill reference instead.
+        out, n = re.subn(r"(<f[^>]*>[^<]*?)\$?V\$?3:\$?X\$?180", r"\1_xlfn.ANCHORARRAY(V3)", xml)
+        assert n >= 1
+        return out
+
+    chained = tmp_path / "chained.xlsx"
+    rewrite(spilled, chained, sheet_part(spilled, sheet), edit)
+    g = grade(chained, klaas)
+    assert [x for x in _not_correct(g) if x[0] == sheet] == []
+
+
+def test_randarray_weights_pinned_to_saved_values(klaas, tmp_path):
+    """Excel 365 weights from =RANDARRAY(13,3)-0.5: the anchor holds the formula, every cell
+    its saved value."""
+    import re
+
+    from xlsx_edit import rewrite, sheet_part
+
+    path = fill(tmp_path / "a.xlsx", models=("logreg",))
+    sheet = SHEETS["logreg"]
+
+    def edit(xml: str) -> str:
+        m = re.search(r'<c r="P3"([^>]*)><v>([^<]*)</v></c>', xml)
+        assert m, "W1's first weight as a plain number"
+        new = (f'<c r="P3"{m[1]}><f t="array" ref="P3:R15">_xlfn.RANDARRAY(13,3)-0.5</f>'
+               f"<v>{m[2]}</v></c>")  # fmt: skip
+        return xml[: m.start()] + new + xml[m.end() :]
+
+    rand = tmp_path / "randarray.xlsx"
+    rewrite(path, rand, sheet_part(path, sheet), edit)
+    g = grade(rand, klaas)
+    assert [x for x in _not_correct(g) if x[0] == sheet] == []
+    w1 = next(b for b in g.sheets[0].blocks if b.block == "W1")
+    assert "pinned" in w1.seen

@@ -297,3 +297,33 @@ def test_report_may_not_overwrite_a_submission(mlp_exercise, tmp_path, capsys):
     sub.write_text("x")
     assert main(["check", str(sub), "--report", str(sub)]) == EXIT_USAGE
     assert sub.read_text() == "x"
+
+
+def test_given_override_stops_a_student_editing_settings(mlp_exercise, tmp_path, capsys):
+    """A student who edits Settings to say more was given cannot shrink the exercise."""
+    import openpyxl
+
+    from xlnet.layout import setting_block
+
+    cheat = tmp_path / "cheat.xlsx"
+    wb = openpyxl.load_workbook(mlp_exercise)
+    g = setting_block("given")
+    wb["Settings"].cell(g.row + 1, g.col + 1).value = "params,forward,loss,backward"
+    wb.save(cheat)
+    assert grade(cheat).score == 0.0  # only the update blocks, left blank, are graded
+    assert len(grade(cheat).graded) == 8
+    honest = grade(cheat, given=("params",))
+    assert len(honest.graded) == 2 * 20 and honest.score == 0.0  # 24 steps less 4 copies
+    assert "the file's Settings say" in honest.sheets[0].notes[0]
+    assert main(["check", str(cheat), "--given", "params", "--json"]) == EXIT_DIFFERS
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["sheets"][0]["blocks"]) == len(honest.graded)
+
+
+def test_gradebook_fields_cannot_run_as_formulas(tmp_path):
+    from xlnet.grade import FileGrade
+
+    g = FileGrade("=cmd|' /C calc'!A0.xlsx", student='=HYPERLINK("http://x","y")', error="-1")
+    text = report_csv([g])
+    row = text.splitlines()[1]
+    assert "'=HYPERLINK" in row and "'=cmd" in row and ",'-1" in row

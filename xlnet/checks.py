@@ -153,15 +153,23 @@ def _back_tanh(env: Env, shape: Shape, dz, w, a) -> Candidates:
 
 
 def _back_tanh_mistakes(env: Env, shape: Shape, dz, w, a) -> Candidates:
-    return [("the tanh derivative is missing: multiply by (1 - A1^2)", _as(shape, dz @ w.T))]
+    back = dz @ w.T
+    return [
+        ("the tanh derivative is missing: multiply by (1 - A1^2)", _as(shape, back)),
+        ("A1 * (1 - A1) is the sigmoid's derivative; the hidden layer is tanh: (1 - A1^2)",
+         _as(shape, back * a * (1 - a))),
+    ]  # fmt: skip
 
 
 def _sgd(env: Env, shape: Shape, p, g) -> Candidates:
-    if p.shape != g.shape:
-        if p.size != g.size and p.size != 1 and g.size != 1:
-            raise ShapeMismatch(f"a parameter of {p.size} values and a gradient of {g.size}")
-        p, g = (p.reshape(g.shape) if p.size == g.size else p), g
-    return [("P - learning rate * dP", _as(shape, np.broadcast_to(p - env.lr * g, shape)))]
+    if p.size == g.size:
+        p = p.reshape(g.shape)
+    elif p.size != 1 and g.size != 1:
+        raise ShapeMismatch(f"a parameter of {p.size} values and a gradient of {g.size}")
+    new = p - env.lr * g
+    if new.size == 1 and shape != (1, 1):
+        new = np.full(shape, float(new.ravel()[0]))
+    return [("P - learning rate * dP", _as(shape, new))]
 
 
 def _sgd_mistakes(env: Env, shape: Shape, p, g) -> Candidates:

@@ -216,6 +216,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="the layout the files follow (e.g. klaas-ch1, or a .toml file); "
         "without it, each file must be an exercise written by xlnet exercise",
     )
+    c.add_argument(
+        "--given",
+        metavar="GROUPS",
+        help="for exercises: the block groups that were given, overriding the file's own "
+        "Settings (which a student can edit); e.g. params",
+    )
     c.add_argument("--json", action="store_true", help="print the grades as JSON")
     c.add_argument(
         "--report",
@@ -324,6 +330,7 @@ def _exercise(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from .exercise import parse_given
     from .gradebook import grade_files, write_report
     from .template import load_template
 
@@ -338,7 +345,8 @@ def _check(args: argparse.Namespace) -> int:
         if any(f.exists() and report.exists() and f.resolve() == report.resolve() for f in files):
             raise UsageError(f"xlnet check: report {str(report)!r} is also a submission")
     progress = None if args.json else _progress_printer("files")
-    grades = grade_files(files, template, jobs=args.jobs, progress=progress)
+    given = parse_given(args.given) if args.given is not None else None
+    grades = grade_files(files, template, jobs=args.jobs, progress=progress, given=given)
     if report is not None:
         write_report(grades, report)
     if args.json:

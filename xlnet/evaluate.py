@@ -49,14 +49,26 @@ _TOKEN = re.compile(
           (?P<c1>\$?[A-Za-z]{1,3})(?P<r1>\$?[0-9]+)
           (?::(?P<c2>\$?[A-Za-z]{1,3})(?P<r2>\$?[0-9]+))?
       )(?![\w(.!:])
+    | (?<![\w.$'])(?P<span>
+          (?:(?P<ssheet>'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?
+          (?:(?P<k1>\$?[A-Za-z]{1,3}):(?P<k2>\$?[A-Za-z]{1,3})
+            |(?P<w1>\$?[0-9]+):(?P<w2>\$?[0-9]+))
+      )(?![\w(.!:$])
     | (?<![\w.$'])(?P<name>[A-Za-z_\\][\w.]*)(?![\w(.!:])
     """,
     re.X,
 )
+# Excel 365's spill reference V3# is saved as _xlfn.ANCHORARRAY(V3): the anchor's whole array.
+_SPILL = re.compile(
+    r"_xlfn\.ANCHORARRAY\(((?:'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?\$?([A-Za-z]{1,3})\$?([0-9]+)\)",
+    re.I,
+)
 
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 # Functions whose value changes at every recalculation: a file using them cannot be checked.
-_VOLATILE = re.compile(r"(?<![\w.])(RAND|RANDBETWEEN|NOW|TODAY|OFFSET|INDIRECT)\s*\(", re.I)
+_VOLATILE = re.compile(
+    r"(?<![\w.])(?:_xlfn\.)?(RAND|RANDBETWEEN|RANDARRAY|NOW|TODAY|OFFSET|INDIRECT)\s*\(", re.I
+)
 
 Ref = tuple[int, int, int, int, int]  # sheet index, r0, c0, r1, c1 (inclusive, 0-based)
 _DIGITS = re.compile(r"[0-9]+")
@@ -155,6 +167,13 @@ class _Evaluator:
         self.parser = Parser()
         self.cache: dict[str, _Compiled | tuple[XlError, str]] = {}
         self.shapes: dict[str, _ShapePlan | None] = {}
+        # Whole columns (A:A) and rows (3:3) are read up to the sheet's used extent.
+        self.used: list[tuple[int, int]] = []
+        for sheet in book.sheets.values():
+            cells = list(sheet.values) + list(sheet.formulas)
+            cells += [(r + nr - 1, c + nc - 1) for (r, c), (_, nr, nc) in sheet.arrays.items()]
+            self.used.append((max((r for r, _ in cells), default=0),
+                              max((c for _, c in cells), default=0)))  # fmt: skip
         self.names: dict[str, Ref] = {}
         for name, text in book.names.items():
             ref = self._parse_name_target(name, text)
@@ -182,6 +201,37 @@ class _Evaluator:
         ref = (s, min(rows), min(cols), max(rows), max(cols))
         flags = (r1.startswith("$"), c1.startswith("$"), r2.startswith("$"), c2.startswith("$"))
         return ref, flags
+
+    def _span(self, m: re.Match, here: int) -> Ref:
+        """A whole column range (AH:AH) or row range (3:3), clipped to the sheet's used cells."""
+        s = self._sheet(m.group("ssheet"), here)
+        last_row, last_col = self.used[s]
+        if m.group("k1"):
+            c0, c1 = (a1.col_index(m.group(g).lstrip("$")) for g in ("k1", "k2"))
+            return (s, 0, min(c0, c1), last_row, max(c0, c1))
+        r0, r1 = (int(m.group(g).lstrip("$")) - 1 for g in ("w1", "w2"))
+        if min(r0, r1) < 0:
+            raise EvalError(f"row 0 in reference {m.group('span')!r}")
+        return (s, min(r0, r1), 0, max(r0, r1), last_col)
+
+    def resolve_spills(self, text: str, here: int) -> str:
+        """V3# (saved as _xlfn.ANCHORARRAY(V3)) -> the range of the array anchored at V3."""
+        if "ANCHORARRAY" not in text.upper():
+            return text
+
+        def swap(m: re.Match) -> str:
+            prefix = m.group(1) or ""
+            s = self._sheet(prefix[:-1] or None, here)
+            r, c = int(m.group(3)) - 1, a1.col_index(m.group(2))
+            arrays = self.book.sheets[self.sheet_names[s]].arrays
+            if (r, c) not in arrays:
+                raise EvalError(
+                    f"{m.group(0)}: no spilled array is anchored at {m.group(2)}{r + 1}"
+                )
+            _, nr, nc = arrays[(r, c)]
+            return f"{prefix}{a1.cell(r, c)}:{a1.cell(r + nr - 1, c + nc - 1)}"
+
+        return _SPILL.sub(swap, text)
 
     def _parse_name_target(self, name: str, text: str) -> Ref | None:
         text = text.lstrip("=")
@@ -245,6 +295,12 @@ class _Evaluator:
                     return None
                 refs.append((self.names[name], None, 0, 0, 0, 0))
                 continue
+            if m.group("span"):
+                if m.group("ssheet") and any(m.start("ssheet") <= a < m.end("ssheet")
+                                             for a, _ in runs):  # fmt: skip
+                    return None
+                refs.append((self._span(m, here), None, 0, 0, 0, 0))
+                continue
             if m.group("sheet") and any(m.start("sheet") <= a < m.end("sheet") for a, _ in runs):
                 return None
             ref = self._ref(m, here)[0]
@@ -273,6 +329,8 @@ class _Evaluator:
                 )
                 if m.group("c2"):
                     piece += ":" + _r1c1(ref[3], ref[4], ra2, ca2, row, col)
+            elif m.group("span"):
+                ref, piece = self._span(m, here), m.group("span").upper()
             else:
                 name = m.group("name").upper()
                 if name not in self.names:
@@ -329,15 +387,18 @@ class _Evaluator:
             return self.names[m.group("name").upper()]
         if m and m.group("ref"):
             return self._ref(m, here)[0]
+        if m and m.group("span"):
+            return self._span(m, here)
         # formulas drops the quotes of some sheet names ('It''s', '2020', 'Übung'): split at
         # the last "!" and look the sheet up by its bare name.
         sheet, bang, cells = inp.rpartition("!")
         m = _TOKEN.fullmatch(cells)
-        if bang and m and m.group("ref") and not m.group("sheet"):
+        if bang and m and ((m.group("ref") and not m.group("sheet")) or m.group("span")):
             name = sheet[1:-1].replace("''", "'") if sheet.startswith("'") else sheet
             s = self.sheet_index.get(name.upper())
             if s is not None:
-                return (s, *self._ref(m, here)[0][1:])
+                ref = self._ref(m, s)[0] if m.group("ref") else self._span(m, s)
+                return (s, *ref[1:])
         raise EvalError(f"unsupported reference {inp!r} in {text}")
 
 
@@ -357,13 +418,18 @@ Node = tuple[int, int, int]  # sheet index, row, col (the top-left cell of an ar
 
 
 def evaluate(
-    book: Book, progress: Callable[[int, int], None] | None = None, vectorise: bool = True
+    book: Book,
+    progress: Callable[[int, int], None] | None = None,
+    vectorise: bool = True,
+    lenient: bool = False,
 ) -> Result:
     """Recompute every formula cell of `book`; entered values are the only inputs.
 
     Cells are scheduled by dependency level (a cell's level is one more than the highest level
     it reads); cells of one level that share a formula are computed together, vectorised when
     `vectorise` and the formula allows it, else one by one with formulas' compiled function.
+    A formula that cannot be computed at all (a circular or external reference) raises
+    EvalError, or with `lenient` becomes #REF! with its cause in Result.why, as in a spreadsheet.
     """
     # schedula logs a traceback for every function that fails; a failure is an error value.
     for name in ("schedula", "formulas"):
@@ -382,10 +448,17 @@ def evaluate(
         for r, c in sheet.values:
             extent[s][0], extent[s][1] = max(extent[s][0], r + 1), max(extent[s][1], c + 1)
     volatile = []
-    for (s, r, c), (text, nr, nc) in nodes.items():
+    failed: dict[Node, str] = {}  # lenient: formulas that cannot be computed, and why
+    for (s, r, c), (text, nr, nc) in list(nodes.items()):
         try:
+            text = ev.resolve_spills(text, s)
+            nodes[(s, r, c)] = (text, nr, nc)
             key, refs = ev.tokenize(text[1:] if text.startswith("=") else text, s, r, c)
         except EvalError as exc:
+            if lenient:
+                failed[(s, r, c)] = str(exc)
+                extent[s][0], extent[s][1] = max(extent[s][0], r + nr), max(extent[s][1], c + nc)
+                continue
             raise EvalError(f"{_name(ev, (s, r, c))}: {exc}", (ev.sheet_names[s], r, c)) from None
         if _VOLATILE.search(_STRING.sub("", text)):
             volatile.append(_name(ev, (s, r, c)))
@@ -397,8 +470,12 @@ def evaluate(
     for s, sheet in enumerate(sheets):
         for (r, c), v in sheet.values.items():
             g.put(s, r, c, _input_value(v))
-    groups = _schedule(ev, nodes, parsed, g)
+    for node in failed:
+        del nodes[node]
+    groups = _schedule(ev, nodes, parsed, g, failed if lenient else None)
     result = Result(ev.sheet_names, g.obj, volatile=sorted(volatile))
+    for node, why in failed.items():
+        _fail(ev, node, book, why, g, result)
     total, count = len(nodes), 0
     for _, members in sorted(groups.items(), key=lambda kv: kv[0][0]):
         try:
@@ -406,10 +483,15 @@ def evaluate(
                 for node in members:
                     _compute(ev, node, nodes[node], parsed[node], g, result)
         except EvalError as exc:
-            if exc.cell is not None:
+            if lenient:
+                for node in members:
+                    _fail(ev, node, book, str(exc), g, result)
+            elif exc.cell is not None:
                 raise
-            s, r, c = members[0]
-            raise EvalError(f"{_name(ev, members[0])}: {exc}", (ev.sheet_names[s], r, c)) from None
+            else:
+                s, r, c = members[0]
+                where = (ev.sheet_names[s], r, c)
+                raise EvalError(f"{_name(ev, members[0])}: {exc}", where) from None
         count += len(members)
         if progress is not None:
             progress(count, total)
@@ -440,10 +522,25 @@ class _Grids:
             self.num[s][r, c] = v
 
 
+def _fail(ev, node: Node, book: Book, why: str, g: _Grids, result: Result) -> None:
+    """A formula that cannot be computed: #REF! in each of its cells, and why."""
+    s, r, c = node
+    sheet = book.sheets[ev.sheet_names[s]]
+    if (r, c) in sheet.formulas:
+        text, nr, nc = sheet.formulas[(r, c)], 1, 1
+    else:
+        text, nr, nc = sheet.arrays[(r, c)]
+    for i in range(nr):
+        for j in range(nc):
+            g.put(s, r + i, c + j, xl_error("#REF!"))
+            result.formulas[(s, r + i, c + j)] = text if nr * nc == 1 else "{" + text + "}"
+            result.why[(s, r + i, c + j)] = why
+
+
 _PENDING = np.int32(2**30)  # the level of a formula cell not yet scheduled
 
 
-def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
+def _schedule(ev, nodes, parsed, g: _Grids, failed=None) -> dict[tuple, list[Node]]:
     """Dependency levels by depth-first search; groups of (level, formula, sheet).
 
     A cell's level is one more than the highest level it reads (entered values are level 0);
@@ -497,10 +594,14 @@ def _schedule(ev, nodes, parsed, g: _Grids) -> dict[tuple, list[Node]]:
                 gray.add(node)
                 for dep in lv:
                     if dep in gray:
-                        raise EvalError(
-                            f"circular reference through {_name(ev, dep)}",
-                            (ev.sheet_names[dep[0]], dep[1], dep[2]),
-                        )
+                        why = f"circular reference through {_name(ev, dep)}"
+                        if failed is None:
+                            raise EvalError(why, (ev.sheet_names[dep[0]], dep[1], dep[2]))
+                        # Break the circle at dep: it holds #REF! and is not computed.
+                        failed[dep] = why
+                        _, nr, nc = nodes[dep]
+                        level[dep[0]][dep[1] : dep[1] + nr, dep[2] : dep[2] + nc] = 0
+                        continue
                     stack.append(dep)
                 continue
             stack.pop()
@@ -590,8 +691,7 @@ def _compute(ev, node: Node, spec, parsed, g: _Grids, result: Result) -> None:
         try:
             res = compiled.func(*args)
         except Exception as exc:  # a function failing is an error value, as in a spreadsheet
-            res = xl_error("#VALUE!")
-            result.why[node] = f"evaluation failed: {exc}"
+            res, result.why[node] = _failure(exc)
         out = _shape(res, nr, nc)
         if nr * nc == 1 and isinstance(res, np.ndarray) and res.size > 1:
             result.why[node] = "a plain formula whose result is an array (implicit intersection)"
@@ -599,6 +699,15 @@ def _compute(ev, node: Node, spec, parsed, g: _Grids, result: Result) -> None:
         for j in range(nc):
             g.put(s, r + i, c + j, out[i, j])
             result.formulas[(s, r + i, c + j)] = text if nr * nc == 1 else "{" + text + "}"
+
+
+def _failure(exc: Exception) -> tuple[XlError, str]:
+    """The error value and cause of a function that raised: an unknown function (a typo, or one
+    `formulas` lacks) is #NAME?, as Excel shows a typo; anything else #VALUE!."""
+    args = getattr(exc, "args", ())
+    if len(args) >= 3 and isinstance(args[1], str) and isinstance(args[2], NotImplementedError):
+        return xl_error("#NAME?"), f"{args[1]} is not a function xlnet's evaluator computes"
+    return xl_error("#VALUE!"), f"evaluation failed: {' '.join(str(exc).split())}"
 
 
 def _shape(res, nr: int, nc: int) -> np.ndarray:

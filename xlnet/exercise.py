@@ -171,7 +171,7 @@ def write_template_exercise(template: Template, out: str | Path) -> Path:
 # --- what to grade ------------------------------------------------------------------------
 
 
-def exercise_tasks(book: Book) -> list[Task]:
+def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[Task]:
     """The graded blocks of an exercise written by `xlnet exercise`: its blank steps, every
     epoch, each checked against its NumPy step applied to the workbook's own upstream blocks."""
     from .verify import read_run
@@ -187,6 +187,12 @@ def exercise_tasks(book: Book) -> list[Task]:
         given = parse_given(given_text)
     except ExerciseError as exc:
         raise BookError(f"{book.path}: Settings 'Given blocks': {exc}") from None
+    notes: tuple[str, ...] = ()
+    if override is not None and override != given:
+        # The Settings sheet is the student's to edit: the instructor's --given decides.
+        notes = (f"graded with given blocks {', '.join(override) or 'none'}; the file's "
+                 f"Settings say {', '.join(given) or 'none'}",)  # fmt: skip
+        given = override
     run = read_run(book)
     program, layout = run.program, run.layout
     blocks: list[BlockSpec] = [
@@ -204,17 +210,20 @@ def exercise_tasks(book: Book) -> list[Task]:
             blocks.append(BlockSpec(f"{step.out}@{e}", kind, (("", layout.block(step.out, e)),),
                                     step_check(step.op.name), tuple(args), epoch=e))  # fmt: skip
     lr, n = (setting_block(k) for k in ("learning_rate", "n_samples"))
-    return [Task(TRAIN, lr, n, tuple(blocks))]
+    return [Task(TRAIN, lr, n, tuple(blocks), notes)]
 
 
-def tasks_for(book: Book, template: Template | None) -> list[Task]:
-    """The blocks to grade: the template's; else, for a file xlnet wrote, its exercise; else
-    those of the one shipped template whose sheets the file has (the book's sheet, say)."""
+def tasks_for(
+    book: Book, template: Template | None, given: tuple[str, ...] | None = None
+) -> list[Task]:
+    """The blocks to grade: the template's; else, for a file xlnet wrote, its exercise (with
+    `given` overriding what its Settings say); else those of the one shipped template whose
+    sheets the file has (the book's sheet, say)."""
     if template is not None:
         return tasks_from_template(template.sheets)
     names = {n.upper() for n in book.sheets}
     if SETTINGS.upper() in names:
-        return exercise_tasks(book)
+        return exercise_tasks(book, given)
     for name in available():
         t = load_template(name)
         if all(s.name.upper() in names for s in t.sheets):
@@ -225,11 +234,11 @@ def tasks_for(book: Book, template: Template | None) -> list[Task]:
     )
 
 
-def grade(path: str | Path, template: Template | None = None):
+def grade(path: str | Path, template: Template | None = None, given: tuple[str, ...] | None = None):
     """Grade one submission: by the template's layout, or as an exercise xlnet wrote."""
     from .grade import grade_file
 
-    return grade_file(path, lambda book: tasks_for(book, template), student_of)
+    return grade_file(path, lambda book: tasks_for(book, template, given), student_of)
 
 
 def student_of(book: Book) -> str | None:

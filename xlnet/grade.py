@@ -20,20 +20,19 @@ from pathlib import Path
 import numpy as np
 
 from . import a1
-from .checks import CHECKS, Check, ShapeMismatch
+from .checks import CHECKS, Candidates, Check, ShapeMismatch
 from .evaluate import EMPTY, EvalError, Result, evaluate
 from .layout import Block
 from .ops import Env
 from .template import BlockSpec, SheetSpec
-from .xlsxio import Book, BookError, read_book, read_cached
+from .xlsxio import Book, BookError, Sheet, read_book, read_cached
 
 VERDICTS = ("correct", "wrong", "missing", "not_formula", "error")
 # A block is correct when every cell is within GRADE_TOLERANCE * max(max|expected|, 1) of the
 # expected value: loose enough for any order of summation or an equivalent formula (EXP(Z)/SUM
 # with or without the max shift), tight enough that a wrong formula never passes.
 GRADE_TOLERANCE = 1e-6
-MAX_REPAIRS = 50  # formulas the evaluator cannot run (circular, external) replaced per file
-_RAND = re.compile(r"(?<![\w.])(RAND|RANDBETWEEN)\s*\(", re.I)
+_RAND = re.compile(r"(?<![\w.])(?:_xlfn\.)?(RANDARRAY|RANDBETWEEN|RAND)\s*\(", re.I)
 _LOG = re.compile(r"(?<![\w.])LOG(10)?\s*\(", re.I)
 _ERROR_HINTS = {
     "#VALUE!": "arithmetic on text, or on a range where one number is meant",
@@ -77,6 +76,7 @@ class BlockGrade:
 class SheetGrade:
     sheet: str
     blocks: list[BlockGrade] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the sheet: missing, lr not a number
 
 
 @dataclass
@@ -105,8 +105,10 @@ class FileGrade:
         if self.error:
             out["error"] = self.error
         out["sheets"] = [
-            {"sheet": s.sheet, "blocks": [b.to_json() for b in s.blocks]} for s in self.sheets
-        ]
+            {"sheet": s.sheet, **({"notes": s.notes} if s.notes else {}),
+             "blocks": [b.to_json() for b in s.blocks]}
+            for s in self.sheets
+        ]  # fmt: skip
         return out
 
     def text(self) -> str:
@@ -115,11 +117,13 @@ class FileGrade:
             lines.append(f"  ERROR: {self.error}")
         for s in self.sheets:
             lines.append(f"  {s.sheet}")
+            lines += [f"    NOTE: {n}" for n in s.notes]
             for b in s.blocks:
                 name = b.block + (f" (epoch {b.epoch})" if b.epoch is not None else "")
                 line = f"    {name:<22} {b.verdict}"
                 if b.verdict == "correct":
                     line += f"  [{b.seen}]" if b.seen else ""
+                    line += f"\n{'':<32}note: {b.hint}" if b.hint else ""
                 else:
                     line += _detail(b)
                 lines.append(line)
@@ -157,6 +161,7 @@ class Task:
     lr: Block
     n: Block
     blocks: tuple[BlockSpec, ...]
+    notes: tuple[str, ...] = ()  # said about the sheet whatever the grades
 
 
 def tasks_from_template(sheets: tuple[SheetSpec, ...]) -> list[Task]:
@@ -204,8 +209,20 @@ class _Cells:
             return "{" + s.arrays[anchor][0] + "}"
         return None
 
-    def filled(self, block: Block) -> int:
-        return sum(self.kind(block.sheet, r, c) != "blank" for _, _, r, c in block.cells())
+    def entered(self, block: Block) -> int:
+        """Cells holding a formula or a number (text, such as a label beside a block, is not
+        an attempt at it)."""
+        count = 0
+        for _, _, r, c in block.cells():
+            k = self.kind(block.sheet, r, c)
+            if k == "formula" or (k == "value" and _as_number(self._value(block.sheet, r, c))
+                                  is not None):  # fmt: skip
+                count += 1
+        return count
+
+    def _value(self, sheet: str, r: int, c: int):
+        s = self.sheet(sheet)
+        return None if s is None else s.values.get((r, c))
 
 
 class _Grader:
@@ -213,12 +230,11 @@ class _Grader:
         self.path = path
         self.tasks = tasks
         self.cells = _Cells(original)
-        self.book = copy.deepcopy(original)  # the working copy: pinned, repaired, patched
-        self.preset: dict[tuple[str, int, int], str] = {}  # cell -> why it could not be computed
+        self.book = copy.deepcopy(original)  # the working copy: pinned, then patched
+        self.preset: dict[tuple[str, int, int], str] = {}  # cell -> why it has no value
         self._pin_random()
         self.result: Result | None = None
         self.read = _referenced(original)
-        self._env: dict[str, Env] = {}
 
     def _is_read(self, block: Block) -> bool:
         """Whether any formula of the file reads a cell of `block`."""
@@ -268,41 +284,13 @@ class _Grader:
                         "the file in Excel or LibreOffice, or enter the weights as numbers"
                     )
 
-    def _blank(self, sheet_name: str, r: int, c: int, why: str) -> None:
-        """Take out a formula the evaluator cannot run; its cell becomes an error value."""
-        sheet = self.book.sheet(sheet_name)
-        for (ar, ac), (_, nr, nc) in list(sheet.arrays.items()):
-            if ar <= r < ar + nr and ac <= c < ac + nc:
-                del sheet.arrays[(ar, ac)]
-                for i in range(nr):
-                    for j in range(nc):
-                        sheet.values[(ar + i, ac + j)] = "#N/A"
-                        self.preset[(sheet.name.upper(), ar + i, ac + j)] = why
-        if (r, c) in sheet.formulas:
-            del sheet.formulas[(r, c)]
-            sheet.values[(r, c)] = "#N/A"
-            self.preset[(sheet.name.upper(), r, c)] = why
-
-    def evaluate(self) -> Result:
-        for _ in range(MAX_REPAIRS):
-            try:
-                self.result = evaluate(self.book)
-                return self.result
-            except EvalError as exc:
-                if exc.cell is None:
-                    raise
-                why = str(exc).split(": ", 1)[-1] if "circular" not in str(exc) else str(exc)
-                self._blank(*exc.cell, why)
-        raise EvalError(f"more than {MAX_REPAIRS} formulas cannot be computed")
-
     def patch(self, block: Block, values: np.ndarray) -> None:
-        """Replace a block's cells by the values it should hold (for the blocks after it)."""
+        """Replace a block's cells by `values` (what the blocks after it are judged on), so
+        that its mistakes, blanks and errors do not spread to the blocks that read it."""
         sheet = self._sheet_for(block.sheet)
         for (ar, ac), (_, nr, nc) in list(sheet.arrays.items()):
-            if (
-                block.row <= ar < block.row + block.nrows
-                and block.col <= ac < block.col + block.ncols
-            ):
+            inside = block.row <= ar < block.row + block.nrows
+            if inside and block.col <= ac < block.col + block.ncols:
                 del sheet.arrays[(ar, ac)]
                 for i in range(nr):
                     for j in range(nc):
@@ -317,13 +305,13 @@ class _Grader:
         try:
             return self.book.sheet(name)
         except BookError:
-            from .xlsxio import Sheet
-
             self.book.sheets[name] = Sheet(name)
             return self.book.sheets[name]
 
     def current(self) -> Result:
-        return self.result if self.result is not None else self.evaluate()
+        if self.result is None:
+            self.result = evaluate(self.book, lenient=True)
+        return self.result
 
     # --- reading values -----------------------------------------------------------------
     def numbers(self, block: Block) -> tuple[np.ndarray, list[tuple[int, int, object]]]:
@@ -338,8 +326,8 @@ class _Grader:
             return out, []
         for i, j, r, c in block.cells():
             v = res.value(block.sheet, r, c)
-            if v is EMPTY or v is None:
-                continue
+            if v is EMPTY or v is None or (isinstance(v, str) and v == ""):
+                continue  # blank, or a formula's "" (IF(Y=1, -LN(A), "")): nothing, as in SUM
             if isinstance(v, bool) or not isinstance(v, int | float):
                 bad.append((r, c, v))
                 out[i, j] = math.nan
@@ -347,45 +335,103 @@ class _Grader:
                 out[i, j] = float(v)
         return out, bad
 
-    def env(self, task: Task) -> Env:
-        """The learning rate and N as the sheet holds them, read once per task."""
-        if task.title not in self._env:
-            lr, _ = self.numbers(task.lr)
-            n, _ = self.numbers(task.n)
-            self._env[task.title] = Env(float(lr[0, 0]), float(n[0, 0]))
-        return self._env[task.title]
+    def env(self, task: Task, sheet: SheetGrade) -> Env:
+        """The learning rate and N as the sheet holds them (numeric text read as a number).
+        A learning rate left blank is 0, as a spreadsheet reads it. N must divide: left blank
+        or not a number, it is noted once and taken as the number of samples, so that the
+        blocks dividing by it are not all #DIV/0!."""
+        values = []
+        for what, block in (("the learning rate", task.lr), ("N", task.n)):
+            v = self._value(block)
+            number = _as_number(v)
+            where = f"{block.sheet}!{a1.cell(block.row, block.col)}"
+            blank = v is EMPTY or v is None
+            if number is None and what == "N":
+                inputs = [b.forms[0][1].nrows for b in task.blocks if b.kind == "input" and b.forms]
+                rows = inputs[0] if inputs else 0
+                shown = "empty" if blank else repr(v)
+                sheet.notes.append(
+                    f"N ({where}) is {shown}, not a number; graded as if it held {rows}"
+                )
+                number = float(rows)
+                self.patch(block, np.array([[number]]))
+            elif number is None:
+                shown = "empty (0)" if blank else f"{v!r}, not a number"
+                sheet.notes.append(f"the learning rate ({where}) is {shown}")
+                number = 0.0 if blank else math.nan
+            values.append(number)
+        return Env(values[0], values[1])
+
+    def _value(self, block: Block):
+        if not self._has(block.sheet):
+            return EMPTY
+        return self.current().value(block.sheet, block.row, block.col)
+
+    def _has(self, sheet: str) -> bool:
+        return self.cells.sheet(sheet) is not None
 
     # --- judging --------------------------------------------------------------------------
     def grade(self) -> list[SheetGrade]:
         return [self._grade_task(t) for t in self.tasks]
 
     def _grade_task(self, task: Task) -> SheetGrade:
-        out = SheetGrade(task.title)
+        out = SheetGrade(task.title, notes=list(task.notes))
+        if not self._has(task.lr.sheet):
+            have = ", ".join(repr(n) for n in self.cells.book.sheets)
+            out.notes.append(f"no sheet named {task.lr.sheet!r}; the file has {have}")
+        env = self.env(task, out)
         values: dict[str, np.ndarray] = {}
+        chosen: dict[frozenset[str], str] = {}  # the form last chosen among the same labels
         for spec in task.blocks:
             key = _key(spec)
             if spec.values is not None:
                 values[key] = np.array(spec.values, dtype=float)
                 continue
-            label, block = self._form(spec)
+            forms = self._forms(spec, chosen)
             if spec.kind == "input":
-                values[key], _ = self.numbers(block)
+                values[key] = self._input(spec, forms[0][1], out)
                 continue
             if spec.kind == "param":
-                grade, values[key] = self._judge_param(spec, label, block)
+                grade, values[key], label = self._judge_param(spec, forms)
             else:
-                grade, values[key] = self._judge(task, spec, label, block, values)
+                with np.errstate(all="ignore"):  # students' values can be anything
+                    grade, values[key], label = self._judge(spec, forms, env, values)
+            if len(spec.forms) > 1:
+                chosen[frozenset(lbl for lbl, _ in spec.forms)] = label
             out.blocks.append(grade)
         return out
 
-    def _form(self, spec: BlockSpec) -> tuple[str, Block]:
-        """The form the student used: the one holding the most filled cells (the first on a
-        tie, so one bias in T3 reads as one scalar bias, not a bias column with blanks)."""
-        best = max(range(len(spec.forms)), key=lambda k: (self.cells.filled(spec.forms[k][1]), -k))
-        return spec.forms[best]
+    def _input(self, spec: BlockSpec, block: Block, sheet: SheetGrade) -> np.ndarray:
+        """A given block, as the student left it; errors in it are noted once and read as 0,
+        so they do not turn every block that reads it into an error."""
+        got, bad = self.numbers(block)
+        if bad:
+            r, c, v = bad[0]
+            why = self._why(block.sheet, r, c)
+            sheet.notes.append(
+                f"the given block {spec.block_name} ({block.a1}) holds {len(bad)} cells that are "
+                f"not numbers, first {block.sheet}!{a1.cell(r, c)} {v}"
+                + (f" ({why})" if why else "")
+                + "; they are read as 0"
+            )
+            got = np.where(np.isfinite(got), got, 0.0)
+            self.patch(block, got)
+        return got
 
-    def _judge_param(self, spec: BlockSpec, label: str, block: Block):
-        grade = BlockGrade(spec.block_name, "correct", seen=label or None, epoch=spec.epoch)
+    def _forms(self, spec: BlockSpec, chosen) -> list[tuple[str, Block]]:
+        """The block's forms, the likeliest first: the one holding the most numbers and
+        formulas (text labels beside a block do not count), then the one chosen last for a
+        block with the same forms (db1 follows b1), then the template's order."""
+        prefer = chosen.get(frozenset(lbl for lbl, _ in spec.forms))
+        order = sorted(
+            range(len(spec.forms)),
+            key=lambda k: (-self.cells.entered(spec.forms[k][1]), spec.forms[k][0] != prefer, k),
+        )
+        return [spec.forms[k] for k in order]
+
+    def _judge_param(self, spec: BlockSpec, forms):
+        label, block = forms[0]
+        grade = BlockGrade(spec.block_name, "correct", epoch=spec.epoch)
         values, bad = self.numbers(block)
         kinds = [(r, c, self.cells.kind(block.sheet, r, c)) for _, _, r, c in block.cells()]
         blanks = [(r, c) for r, c, k in kinds if k == "blank"]
@@ -395,7 +441,7 @@ class _Grader:
         elif bad:
             r, c, v = bad[0]
             grade.verdict = "error"
-            grade.cell, grade.got = f"{block.sheet}!{a1.cell(r, c)}", v
+            grade.cell, grade.got = f"{block.sheet}!{a1.cell(r, c)}", str(v)
             grade.formula = self.cells.formula(block.sheet, r, c)
             grade.wrong_cells = len(bad)
             grade.hint = self._why(block.sheet, r, c) or "initial values must be numbers"
@@ -404,9 +450,17 @@ class _Grader:
             grade.verdict = "missing"
             grade.cell, grade.wrong_cells = f"{block.sheet}!{a1.cell(r, c)}", len(blanks)
             grade.hint = f"{len(blanks)} of {len(kinds)} initial values are empty"
-        elif any(_RAND.search(self.cells.formula(block.sheet, r, c) or "") for r, c, _ in kinds):
-            grade.seen = ", ".join(x for x in (label, "RAND() pinned to the saved values") if x)
-        return grade, values
+        else:
+            rand = any(_RAND.search(self.cells.formula(block.sheet, r, c) or "")
+                       for r, c, _ in kinds)  # fmt: skip
+            seen = (label if len(spec.forms) > 1 else "", "RAND() pinned to the saved values"
+                    if rand else "")  # fmt: skip
+            grade.seen = ", ".join(x for x in seen if x) or None
+            return grade, values, label
+        # What the blocks after it are judged on: blanks and errors read as 0.
+        values = np.where(np.isfinite(values), values, 0.0)
+        self.patch(block, values)
+        return grade, values, label
 
     def _why(self, sheet: str, r: int, c: int) -> str | None:
         why = self.preset.get((sheet.upper(), r, c))
@@ -419,104 +473,133 @@ class _Grader:
             return None
         return res.why.get((s, r, c))
 
-    def _judge(self, task: Task, spec: BlockSpec, label: str, block: Block, values):
-        # Students' values can be anything (a negative "probability" under LN): NaN, not a warning.
-        with np.errstate(all="ignore"):
-            return self._judge_block(task, spec, label, block, values)
-
-    def _judge_block(self, task: Task, spec: BlockSpec, label: str, block: Block, values):
-        check = CHECKS[spec.check] if isinstance(spec.check, str) else spec.check
-        grade = BlockGrade(spec.block_name, "correct", epoch=spec.epoch)
-        env = self.env(task)
-        args = [values[a] for a in spec.args]
-        shape = (block.nrows, block.ncols)
+    def _expect(self, check: Check, env: Env, shape, args) -> tuple[Candidates, str | None]:
         try:
-            candidates = check.expect(env, shape, *args)
-        except ShapeMismatch as exc:
-            candidates = []
-            grade.hint = f"its inputs do not fit together ({exc})"
-        if not candidates:
-            # Nothing to compare with (upstream of the wrong size): judge what can be judged.
-            candidates = [("", np.full(shape, math.nan))]
-        expected = candidates[0][1]
-        kinds = {(r, c): self.cells.kind(block.sheet, r, c) for _, _, r, c in block.cells()}
-        if all(k == "blank" for k in kinds.values()):
+            return check.expect(env, shape, *args), None
+        except (ShapeMismatch, ValueError) as exc:
+            return [], f"its inputs do not fit together ({exc})"
+
+    def _judge(self, spec: BlockSpec, forms, env: Env, values):
+        check = CHECKS[spec.check] if isinstance(spec.check, str) else spec.check
+        args = [values[a] for a in spec.args]
+        grade = BlockGrade(spec.block_name, "correct", epoch=spec.epoch)
+        if all(self.cells.entered(b) == 0 for _, b in forms):
+            label, block = forms[0]
+            shape = (block.nrows, block.ncols)
+            cands, _ = self._expect(check, env, shape, args)
+            expected = cands[0][1] if cands else np.zeros(shape)
             grade.verdict = "missing"
             grade.cell = f"{block.sheet}!{a1.cell(block.row, block.col)}"
-            grade.expected = _first(expected)
-            grade.wrong_cells = len(kinds)
-            if np.isfinite(expected).all():
-                self.patch(block, expected)  # blanks would spread (MMULT of a blank: #VALUE!)
-                return grade, expected
-            return grade, np.zeros(shape)
+            grade.expected, grade.wrong_cells = _first(expected), block.nrows * block.ncols
+            return grade, self._pass_on(block, expected, np.zeros(shape)), label
+        # The first form (most filled first) whose values are an accepted result.
+        for label, block in forms:
+            if self.cells.entered(block) == 0:
+                continue
+            shape = (block.nrows, block.ncols)
+            cands, _ = self._expect(check, env, shape, args)
+            kinds = {(r, c): self.cells.kind(block.sheet, r, c) for _, _, r, c in block.cells()}
+            if any(k == "blank" for k in kinds.values()):
+                continue
+            got, bad = self.numbers(block)
+            seen = None if bad else _match(got, cands)
+            if seen is None:
+                continue
+            typed = [rc for rc, k in kinds.items() if k == "value"]
+            if typed and spec.kind == "formula":
+                grade = self._not_formula(spec, block, typed, got)
+                return grade, got, label
+            parts = (label if len(spec.forms) > 1 else "", seen if len(cands) > 1 else "")
+            grade.seen = ", ".join(x for x in parts if x) or None
+            grade.hint = self._advice(spec, block, check, got)
+            return grade, got, label
+        # Nothing matches: report on the likeliest form.
+        label, block = forms[0]
+        shape = (block.nrows, block.ncols)
+        cands, misfit = self._expect(check, env, shape, args)
+        expected = cands[0][1] if cands else np.full(shape, math.nan)
+        kinds = {(r, c): self.cells.kind(block.sheet, r, c) for _, _, r, c in block.cells()}
         got, bad = self.numbers(block)
-        if spec.kind == "formula" and any(k == "value" for k in kinds.values()):
-            typed = [(r, c) for (r, c), k in kinds.items() if k == "value"]
-            r, c = typed[0]
-            i, j = r - block.row, c - block.col
-            grade.verdict = "not_formula"
-            grade.cell, grade.got = f"{block.sheet}!{a1.cell(r, c)}", self._raw(block.sheet, r, c)
-            grade.expected = float(expected[i, j])
-            grade.wrong_cells = len(typed)
-            grade.hint = f"{len(typed)} cells hold typed or pasted values; {spec.block_name} " \
-                "must be computed by formulas"  # fmt: skip
+        typed = [rc for rc, k in kinds.items() if k == "value"]
+        if spec.kind == "formula" and typed:
+            grade = self._not_formula(spec, block, typed, expected)
         elif bad:
             r, c, v = bad[0]
             i, j = r - block.row, c - block.col
+            wrong = _wrong_cells(got, expected, kinds, block)
             grade.verdict = "error"
             grade.cell, grade.got = f"{block.sheet}!{a1.cell(r, c)}", str(v)
             grade.formula = self.cells.formula(block.sheet, r, c)
-            grade.expected, grade.wrong_cells = float(expected[i, j]), len(bad)
-            grade.hint = (self._text_hints(spec, block) or _transposed(got, expected)
+            grade.expected = _finite(expected[i, j])
+            grade.wrong_cells = len(set(wrong) | {(rr, cc) for rr, cc, _ in bad})
+            grade.hint = (self._text_hints(block) or _transposed(got, expected)
                           or self._why(block.sheet, r, c) or _ERROR_HINTS.get(str(v)))  # fmt: skip
         else:
-            seen = self._match(got, candidates, kinds, block)
-            if seen is not None:
-                # Name the convention only where there was a choice.
-                parts = (label if len(spec.forms) > 1 else "", seen if len(candidates) > 1 else "")
-                grade.seen = ", ".join(x for x in parts if x) or None
-                return grade, got
             wrong = _wrong_cells(got, expected, kinds, block)
             r, c = wrong[0]
             i, j = r - block.row, c - block.col
             grade.verdict = "wrong"
             grade.cell = f"{block.sheet}!{a1.cell(r, c)}"
             grade.formula = self.cells.formula(block.sheet, r, c)
-            grade.expected = float(expected[i, j])
+            grade.expected = _finite(expected[i, j])
             grade.got = None if kinds[(r, c)] == "blank" else float(got[i, j])
             grade.wrong_cells = len(wrong)
-            grade.hint = grade.hint or self._hint(task, spec, check, env, args, got, expected,
-                                                  block, (r, c), values)  # fmt: skip
-        if grade.verdict == "error" and np.isfinite(expected).all():
-            # Error values would spread to every block that reads this one: recompute those
-            # from the values it should hold.
-            self.patch(block, expected)
-            return grade, expected
-        # Later blocks are judged on what this block holds (blank cells read as 0).
-        return grade, np.where(np.isfinite(got), got, 0.0)
+            blanks = [rc for rc, k in kinds.items() if k == "blank"]
+            grade.hint = (
+                misfit
+                or (f"{len(blanks)} of {len(kinds)} cells are empty" if blanks else None)
+                or self._hint(spec, check, env, args, got, expected, block, (r, c), values)
+            )
+        return grade, self._pass_on(block, expected, got), label
+
+    def _pass_on(self, block: Block, expected: np.ndarray, got: np.ndarray) -> np.ndarray:
+        """Patch a block that is not right with the values it should hold (its own values where
+        those cannot be computed) and return what the blocks after it are judged on."""
+        values = np.where(np.isfinite(expected), expected, np.where(np.isfinite(got), got, 0.0))
+        self.patch(block, values)
+        return values
+
+    def _not_formula(self, spec: BlockSpec, block: Block, typed, values) -> BlockGrade:
+        r, c = typed[0]
+        i, j = r - block.row, c - block.col
+        return BlockGrade(
+            spec.block_name, "not_formula", f"{block.sheet}!{a1.cell(r, c)}", None,
+            _finite(values[i, j]), self._raw(block.sheet, r, c), len(typed),
+            f"{len(typed)} cells hold typed or pasted values; {spec.block_name} must be "
+            "computed by formulas", epoch=spec.epoch,
+        )  # fmt: skip
 
     def _raw(self, sheet: str, r: int, c: int):
         s = self.cells.sheet(sheet)
         return None if s is None else s.values.get((r, c))
 
-    def _match(self, got, candidates, kinds, block: Block) -> str | None:
-        if any(k == "blank" for k in kinds.values()):
-            return None
-        for label, exp in candidates:
-            if exp.shape == got.shape and _close(got, exp):
-                return label
-        return None
-
     # --- hints ------------------------------------------------------------------------------
-    def _text_hints(self, spec: BlockSpec, block: Block) -> str | None:
+    def _text_hints(self, block: Block) -> str | None:
         texts = {self.cells.formula(block.sheet, r, c) or "" for _, _, r, c in block.cells()}
         if any(_LOG.search(t) for t in texts):
             return "LOG is the base-10 logarithm; the cross-entropy needs LN"
         return None
 
-    def _hint(self, task, spec, check: Check, env, args, got, expected, block, cell, values):
+    def _advice(self, spec: BlockSpec, block: Block, check: Check, got: np.ndarray) -> str | None:
+        """A note on a correct block: what the grade cannot see, or what another engine
+        computes differently."""
+        texts = {self.cells.formula(block.sheet, r, c) or "" for _, _, r, c in block.cells()}
+        if any(_PLAIN_ARRAY.search(t) for t in texts if not t.startswith("{")):
+            return (
+                "SUM over EXP/LN/TANH of a range in a plain cell: Excel 365 computes it as "
+                "arrays, LibreOffice and Excel 2019 or older do not; use SUMPRODUCT, or enter "
+                "it with Ctrl+Shift+Enter"
+            )
+        if check.name == "grad_b" and got.size == 1 and abs(float(got[0, 0])) < 1e-12:
+            return (
+                "this scalar gradient is 0 for any formula (with softmax each sample's dZ sums "
+                "to 0), so its value cannot show a mistake"
+            )
+        return None
+
+    def _hint(self, spec, check: Check, env, args, got, expected, block, cell, values):
         """The most specific explanation of a wrong block that the values support."""
-        text = self._text_hints(spec, block)
+        text = self._text_hints(block)
         if text:
             return text
         if _close(got[:1, :1], expected[:1, :1]):  # right where it was written, wrong where filled
@@ -529,12 +612,15 @@ class _Grader:
                 for hint, exp in check.mistakes(env, shape, *args):
                     if exp.shape == shape and _close(got, exp):
                         return hint
-            except ShapeMismatch:
+            except (ShapeMismatch, ValueError):
                 pass
         if check.uses_n and env.n and _close(got, expected * env.n):
             return "a missing 1/N: divide by the number of samples"
         if _close(got, -expected):
             return "the sign is flipped"
+        for name, arg in zip(spec.args, args, strict=True):
+            if arg.shape == got.shape and _close(got, arg):
+                return f"it only copies {_display(name)}: the step itself is not applied"
         return _transposed(got, expected) or self._wrong_input(spec, check, env, args, got, values)
 
     def _wrong_input(self, spec, check: Check, env, args, got, values) -> str | None:
@@ -561,35 +647,26 @@ class _Grader:
         return None
 
     def _sliding_range(self, block: Block, cell: tuple[int, int]) -> str | None:
-        """A range that moved as the formula was filled right or down: not anchored with $."""
+        """A range that moved as the formula was copied right or down although it should have
+        stayed: the wrong cell's formula is an exact copy of the first cell's (same relative
+        form), and one of its ranges spans several cells in the direction of the copy."""
         r, c = cell
         here = self.cells.formula(block.sheet, r, c)
         top = self.cells.formula(block.sheet, block.row, block.col)
         if not here or not top or here.startswith("{") or (r, c) == (block.row, block.col):
             return None
-        a, b = _RANGE.findall(top), _RANGE.findall(here)
-        if len(a) != len(b) or _shape_of(top) != _shape_of(here):
+        if _relative(top, block.row, block.col) != _relative(here, r, c):
             return None
-        for ra, rb in zip(a, b, strict=True):
-            if ra == rb:
-                continue
-            moved_cols = ra[1] != rb[1] or ra[5] != rb[5]
-            moved_rows = ra[3] != rb[3] or ra[7] != rb[7]
-            if (moved_cols and c != block.col) or (moved_rows and r != block.row):
-                way = "right" if moved_cols else "down"
+        for g in _RANGE.findall(here):
+            across = c != block.col and not (g[0] or g[4]) and g[1] != g[5]
+            down = r != block.row and not (g[2] or g[6]) and g[3] != g[7]
+            if across or down:
+                way = "right" if across else "down"
                 return (
-                    f"the range {_plain(rb)} moved as the formula was filled {way} (it is "
-                    f"{_plain(ra)} in the first cell): anchor it with $"
+                    f"the range {_plain(g)} moved as the formula was filled {way}: anchor it "
+                    f"with $ ({_anchored(g, across)})"
                 )
         return None
-
-
-_CELL = re.compile(r"\$?[A-Z]{1,3}\$?\d+")
-
-
-def _shape_of(formula: str) -> str:
-    """A formula with its ranges and cells blanked out: equal for copies of one formula."""
-    return _CELL.sub("C", _RANGE.sub("R", formula))
 
 
 def _transposed(got: np.ndarray, expected: np.ndarray) -> str | None:
@@ -605,6 +682,58 @@ def _transposed(got: np.ndarray, expected: np.ndarray) -> str | None:
             f"the block holds the transpose ({c}x{r}) of what it should ({r}x{c}): swap the "
             "factors of the product, or TRANSPOSE the other one"
         )
+    return None
+
+
+_REF = re.compile(r"(?<![\w.$'!])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(!])")
+_PLAIN_ARRAY = re.compile(
+    r"(?<![\w.])SUM\s*\(\s*(?:EXP|LN|LOG|TANH)\s*\(\s*\$?[A-Z]{1,3}\$?\d+:", re.I
+)
+
+
+def _relative(formula: str, row: int, col: int) -> str:
+    """A formula with each reference written relative to its cell (R1C1): equal for copies."""
+    out, pos = [], 0
+    for m in _REF.finditer(formula):
+        r, c = int(m[4]) - 1, a1.col_index(m[2])
+        rr = f"R{r}" if m[3] else f"R[{r - row}]"
+        cc = f"C{c}" if m[1] else f"C[{c - col}]"
+        out += [formula[pos : m.start()], rr + cc]
+        pos = m.end()
+    return "".join(out) + formula[pos:]
+
+
+def _anchored(g: tuple[str, ...], across: bool) -> str:
+    """The range with $ where its copy must not move."""
+    if across:
+        return f"${g[1]}{g[2]}{g[3]}:${g[5]}{g[6]}{g[7]}"
+    return f"{g[0]}{g[1]}${g[3]}:{g[4]}{g[5]}${g[7]}"
+
+
+def _as_number(v) -> float | None:
+    """A number, or text that reads as one ("0.5", as a spreadsheet's arithmetic takes it)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, str) and v.strip():
+        try:
+            x = float(v.strip())
+        except ValueError:
+            return None
+        return x if math.isfinite(x) else None
+    return None
+
+
+def _finite(v) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _match(got: np.ndarray, candidates: Candidates) -> str | None:
+    for label, exp in candidates:
+        if exp.shape == got.shape and _close(got, exp):
+            return label
     return None
 
 

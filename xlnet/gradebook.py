@@ -19,6 +19,7 @@ def grade_files(
     template: Template | None,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    given: tuple[str, ...] | None = None,
 ) -> list[FileGrade]:
     """Grades in the order of `files`; a file that cannot be graded has its error set."""
     jobs = min(jobs or os.cpu_count() or 1, len(files))
@@ -26,13 +27,13 @@ def grade_files(
     done = 0
     if jobs <= 1:
         for k, f in enumerate(files):
-            out[k] = grade(f, template)
+            out[k] = grade(f, template, given)
             done += 1
             if progress:
                 progress(done, len(files))
         return [g for g in out if g is not None]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade, f, template): k for k, f in enumerate(files)}
+        futures = {pool.submit(grade, f, template, given): k for k, f in enumerate(files)}
         try:
             for fut in as_completed(futures):
                 k = futures[fut]
@@ -50,6 +51,12 @@ def grade_files(
     return [g for g in out if g is not None]
 
 
+def _cell(text: str) -> str:
+    """A gradebook field that a spreadsheet opening the CSV will not run as a formula (a
+    student's name comes from the file they handed in)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _column(sheet: str, block: str, epoch: int | None, sheets: int) -> str:
     name = block if epoch is None else f"{block} (epoch {epoch})"
     return name if sheets <= 1 else f"{sheet}: {name}"
@@ -61,8 +68,8 @@ def report_csv(grades: list[FileGrade]) -> str:
     columns: list[str] = []
     rows = []
     for g in grades:
-        row = {"file": g.file, "student": g.student or "", "score": f"{g.score:g}",
-               "error": g.error or ""}  # fmt: skip
+        row = {"file": _cell(g.file), "student": _cell(g.student or ""),
+               "score": f"{g.score:g}", "error": _cell(g.error or "")}  # fmt: skip
         for s in g.sheets:
             for b in s.blocks:
                 col = _column(s.sheet, b.block, b.epoch, sheets)
