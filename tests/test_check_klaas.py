@@ -32,7 +32,7 @@ EXPECTED = {
     "pasted": ("not_formula", "formulas"),
     "error": ("error", "text"),
     "blank": ("missing", None),
-    "transposed": ("error", "transpose"),
+    "transposed": ("wrong", "transpose"),
 }
 
 

@@ -532,7 +532,12 @@ class _Grader:
             grade.formula = self.cells.formula(block.sheet, r, c)
             grade.expected = _finite(expected[i, j])
             grade.wrong_cells = len(set(wrong) | {(rr, cc) for rr, cc, _ in bad})
-            grade.hint = (self._text_hints(block) or _transposed(got, expected)
+            transposed = _transposed(got, expected)
+            if transposed:
+                # An array formula whose result has the transposed shape: #N/A pads the cells it
+                # does not reach. The formula is wrong, not its inputs.
+                grade.verdict = "wrong"
+            grade.hint = (self._text_hints(block) or transposed
                           or self._why(block.sheet, r, c) or _ERROR_HINTS.get(str(v)))  # fmt: skip
         else:
             wrong = _wrong_cells(got, expected, kinds, block)
