@@ -285,3 +285,29 @@ def test_randarray_weights_pinned_to_saved_values(klaas, tmp_path):
     assert [x for x in _not_correct(g) if x[0] == sheet] == []
     w1 = next(b for b in g.sheets[0].blocks if b.block == "W1")
     assert "pinned" in w1.seen
+
+
+def test_per_student_copies_of_the_books_sheet(tmp_path):
+    """--template with --roster: the book's sheet per student, weights and lr their own."""
+    import openpyxl
+
+    roster = tmp_path / "r.csv"
+    roster.write_text("name\nAda Lovelace\nAlan Turing\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["exercise", "--template", "klaas-ch1", "--roster", str(roster), "--outdir", str(out),
+            "--vary-lr"]  # fmt: skip
+    assert main(args) == EXIT_OK
+    ada, alan = out / "Ada_Lovelace.xlsx", out / "Alan_Turing.xlsx"
+    books = [openpyxl.load_workbook(p) for p in (ada, alan)]
+    sheet = SHEETS["logreg"]
+    w = [[c.value for row in b[sheet]["P3:R15"] for c in row] for b in books]
+    assert w[0] != w[1] and all(isinstance(v, float) for v in w[0])
+    assert books[0][sheet]["B1"].value != books[1][sheet]["B1"].value
+    g = grade(ada)
+    assert g.student == "Ada Lovelace"
+    assert {(b.block, b.verdict) for b in g.sheets[0].blocks if b.block in ("W1", "b1")} == {
+        ("W1", "correct"), ("b1", "correct")}  # fmt: skip
+    # Filled in (the filler enters weights of its own), it grades in full, with its own lr.
+    filled = fill(tmp_path / "ada-filled.xlsx", template=ada)
+    assert grade(filled).score == 100.0

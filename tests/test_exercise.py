@@ -327,3 +327,13 @@ def test_gradebook_fields_cannot_run_as_formulas(tmp_path):
     text = report_csv([g])
     row = text.splitlines()[1]
     assert "'=HYPERLINK" in row and "'=cmd" in row and ",'-1" in row
+
+
+def test_exercise_never_overwrites_its_template(tmp_path, capsys):
+    from xlnet.template import load_template
+
+    source = load_template("klaas-ch1").source
+    before = source.read_bytes()
+    assert main(["exercise", "--template", "klaas-ch1", "-o", str(source)]) == EXIT_USAGE
+    assert "is also an input" in capsys.readouterr().err
+    assert source.read_bytes() == before

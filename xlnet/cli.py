@@ -92,6 +92,7 @@ examples:
   xlnet exercise mlp --given forward,loss -o ex2.xlsx   # forward pass given, gradients to do
   xlnet exercise mlp --roster students.csv --outdir ex/ --vary-lr   # one variant per student
   xlnet exercise --template klaas-ch1 -o ch1.xlsx   # the book's blank chapter-1 sheet
+  xlnet exercise --template klaas-ch1 --roster students.csv --outdir ch1/   # weights each
 
 block groups: params (each epoch's copy of the previous New weights), forward (Z, activations),
 loss (per-sample loss, loss, prediction, accuracy), backward (dZ, dW, db), update (New W, b).
@@ -286,18 +287,17 @@ def _out_path(cmd: str, text: str, inputs: tuple[Path, ...] = ()) -> Path:
 
 
 def _exercise(args: argparse.Namespace) -> int:
-    from .exercise import parse_given, write_exercise, write_roster, write_template_exercise
+    from .exercise import parse_given, write_exercise, write_template_exercise
     from .template import load_template
 
     if args.template:
+        template = load_template(args.template)
         if args.roster:
-            raise UsageError(
-                "xlnet exercise: --roster is for xlnet's own exercises, not "
-                "--template (a template's sheet is the same for everyone)"
-            )
+            return _roster(args, None, template)
+        if args.vary_lr or args.outdir:
+            raise UsageError("xlnet exercise: --outdir and --vary-lr go with --roster")
         if not args.out:
             raise UsageError("xlnet exercise: -o FILE is required")
-        template = load_template(args.template)
         out = _out_path("exercise", args.out, (template.source,) if template.source else ())
         write_template_exercise(template, out)
         print(f"wrote {out}: the blank workbook of template {template.name} ({template.title})")
@@ -308,14 +308,7 @@ def _exercise(args: argparse.Namespace) -> int:
     spec = Spec(model=args.model, output=args.output, hidden=args.hidden, epochs=args.epochs,
                 lr=args.lr, seed=args.seed, layout=args.layout)  # fmt: skip
     if args.roster:
-        if not args.outdir:
-            raise UsageError("xlnet exercise: --roster needs --outdir DIR")
-        if args.out:
-            raise UsageError("xlnet exercise: use --outdir, not -o, with --roster")
-        variants = write_roster(spec, load_wine(), args.roster, args.outdir, given, args.vary_lr)
-        for v in variants:
-            print(f"wrote {v.path}: {v.student}, seed {v.seed}, lr {v.lr:g}")
-        return EXIT_OK
+        return _roster(args, spec, None, given)
     if args.vary_lr or args.outdir:
         raise UsageError("xlnet exercise: --outdir and --vary-lr go with --roster")
     if not args.out:
@@ -326,6 +319,21 @@ def _exercise(args: argparse.Namespace) -> int:
         f"wrote {res.path}: {spec.model} exercise, {spec.epochs} epoch(s), given: "
         f"{', '.join(given) or 'none'}"
     )
+    return EXIT_OK
+
+
+def _roster(args, spec: Spec | None, template, given: tuple[str, ...] = ()) -> int:
+    from .exercise import write_roster
+
+    if not args.outdir:
+        raise UsageError("xlnet exercise: --roster needs --outdir DIR")
+    if args.out:
+        raise UsageError("xlnet exercise: use --outdir, not -o, with --roster")
+    spec = spec or Spec(seed=args.seed, lr=args.lr)
+    variants = write_roster(spec, load_wine(), args.roster, args.outdir, given, args.vary_lr,
+                            template)  # fmt: skip
+    for v in variants:
+        print(f"wrote {v.path}: {v.student}, seed {v.seed}, lr {v.lr:g}")
     return EXIT_OK
 
 

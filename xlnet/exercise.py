@@ -27,6 +27,7 @@ from .xlsxio import Book, BookError
 DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
 VARY_LR = (0.1, 1.0)  # --vary-lr draws a student's learning rate log-uniformly from this range
 MAX_ROSTER = 2000
+STUDENT_SHEET = "Student"  # in a template's per-student copy: who it is for, seed, lr
 
 
 class ExerciseError(ValueError):
@@ -129,8 +130,10 @@ def write_roster(
     outdir: str | Path,
     given: tuple[str, ...],
     vary_lr: bool = False,
+    template: Template | None = None,
 ) -> list[Variant]:
-    """One exercise per student, each with its own seed (and learning rate with vary_lr)."""
+    """One exercise per student, each with its own seed (and learning rate with vary_lr): an
+    xlnet exercise, or the template's workbook with the student's initial weights entered."""
     outdir = Path(outdir)
     if not outdir.is_dir():
         raise ExerciseError(f"output folder {str(outdir)!r} does not exist")
@@ -143,23 +146,33 @@ def write_roster(
     for name, stem in zip(names, stems, strict=True):
         seed = student_seed(spec.seed, name)
         lr = student_lr(seed) if vary_lr else spec.lr
-        s = Spec(model=spec.model, output=spec.output, hidden=spec.hidden, epochs=spec.epochs,
-                 lr=lr, seed=seed, layout=spec.layout)  # fmt: skip
         path = outdir / f"{stem}.xlsx"
-        write_exercise(s, dataset, path, given, student=name)
+        if template is not None:
+            write_template_exercise(template, path, Variant(name, path, seed, lr))
+        else:
+            s = Spec(model=spec.model, output=spec.output, hidden=spec.hidden,
+                     epochs=spec.epochs, lr=lr, seed=seed, layout=spec.layout)  # fmt: skip
+            write_exercise(s, dataset, path, given, student=name)
         out.append(Variant(name, path, seed, lr))
     return out
 
 
-def write_template_exercise(template: Template, out: str | Path) -> Path:
-    """A blank copy of the template's own workbook (the book's sheet, unchanged)."""
+def write_template_exercise(
+    template: Template, out: str | Path, variant: Variant | None = None
+) -> Path:
+    """The template's own workbook (the book's sheet): unchanged, or for one student with
+    their initial weights (Glorot-uniform from their seed, biases 0) entered in the first form
+    of each param block, their learning rate, and a Student sheet saying whose it is."""
     if template.source is None or not template.source.exists():
         raise ExerciseError(f"template {template.name} has no blank workbook to copy")
     out = Path(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
     os.close(fd)
     try:
-        shutil.copyfile(template.source, tmp)
+        if variant is None:
+            shutil.copyfile(template.source, tmp)
+        else:
+            _personalise(template, variant, Path(tmp))
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
@@ -168,7 +181,36 @@ def write_template_exercise(template: Template, out: str | Path) -> Path:
     return out
 
 
-# --- what to grade ------------------------------------------------------------------------
+def _personalise(template: Template, variant: Variant, dst: Path) -> None:
+    import warnings
+
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about the book's data validation
+        wb = openpyxl.load_workbook(template.source)
+    rng = np.random.default_rng(variant.seed)
+    for sheet in template.sheets:
+        if sheet.name not in wb.sheetnames:
+            continue
+        ws = wb[sheet.name]
+        ws.cell(sheet.lr.row + 1, sheet.lr.col + 1).value = variant.lr
+        for b in sheet.blocks:
+            if b.kind != "param":
+                continue
+            block = b.forms[0][1]
+            if block.nrows * block.ncols > 1:
+                limit = np.sqrt(6.0 / (block.nrows + block.ncols))
+                w = np.round(rng.uniform(-limit, limit, (block.nrows, block.ncols)), 6)
+            else:
+                w = np.zeros((1, 1))
+            for i, j, r, c in block.cells():
+                ws.cell(r + 1, c + 1).value = float(w[i, j])
+    info = wb.create_sheet(STUDENT_SHEET)
+    for row in (("Student", variant.student), ("Seed", variant.seed),
+                ("Learning rate", variant.lr), ("Template", template.name)):  # fmt: skip
+        info.append(row)
+    wb.save(dst)
 
 
 def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[Task]:
@@ -242,9 +284,14 @@ def grade(path: str | Path, template: Template | None = None, given: tuple[str, 
 
 
 def student_of(book: Book) -> str | None:
+    """Who a per-student exercise was written for: its Settings row, or a template copy's
+    Student sheet."""
     try:
         b = setting_block("student")
         v = book.sheet(SETTINGS).values.get((b.row, b.col))
     except BookError:
-        return None
+        try:
+            v = book.sheet(STUDENT_SHEET).values.get((0, 1))
+        except BookError:
+            return None
     return v if isinstance(v, str) and v else None
