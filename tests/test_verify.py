@@ -10,6 +10,7 @@ from conftest import LAYOUT_CASES, MODELS_OUTPUTS, SMALL_EPOCHS, small_spec
 from xlnet.evaluate import EvalError, evaluate
 from xlnet.layout import LR_NAME, TRAIN, Layout, setting_block
 from xlnet.program import build_program
+from xlnet.spec import Spec
 from xlnet.verify import FD_CHECK, TOLERANCE, read_run, verify
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
@@ -102,6 +103,68 @@ def test_a_slightly_wrong_formula_is_not_drift(small_books, tmp_path, factor):
     assert not report.ok
     assert [(f.block, f.epoch) for f in report.failures] == [("dW1", 3)]
     assert report.failures[0].local_rel_error > 1e-9
+
+
+@pytest.fixture(scope="module")
+def chaotic_sigmoid(tmp_path_factory, wine):
+    """A two-layer sigmoid net at lr 50: chaotic, and its outputs saturate to exactly 1."""
+    path = tmp_path_factory.mktemp("chaos") / "sig50.xlsx"
+    build(Spec(model="mlp", output="sigmoid", hidden=2, lr=50.0, epochs=12), wine, path)
+    return path
+
+
+def _first_saturated_loss_cell(path) -> str:
+    """A Sample Loss cell of an early epoch whose sample has an output of exactly 1."""
+    from xlnet.evaluate import evaluate
+
+    book = read_book(path)
+    run = read_run(book)
+    result = evaluate(book)
+    for epoch in (2, 3, 4):
+        a2, loss = run.layout.block("A2", epoch), run.layout.block("Sample Loss", epoch)
+        for i in range(a2.nrows):
+            if any(result.value(TRAIN, a2.row + i, a2.col + j) == 1.0 for j in range(a2.ncols)):
+                return loss.ref(i, 0, TRAIN)
+    raise AssertionError("no output saturates to 1 in epochs 2-4: pick another case")
+
+
+@pytest.mark.parametrize(
+    ("where", "edit"),
+    [
+        ("accuracy", lambda old: f"({old})+0.01"),
+        ("onehot", lambda old: old.replace(",1,0)", ",0.5,0)")),
+        ("mean", lambda old: f"({old})*(1+1E-6)"),
+        ("summary", lambda old: f"({old})*(1+1E-8)"),
+        ("dW1 at epoch 1", lambda old: f"({old})+9E-10"),
+        ("saturated loss", lambda old: "0"),
+    ],
+)
+def test_small_mistakes_never_pass_as_drift(chaotic_sigmoid, tmp_path, where, edit):
+    """Drift is allowed only where NumPy's own run is chaotic, or after a failure; a step that
+    compares or copies is exact; the formulas engine's values get no slack."""
+    book = read_book(chaotic_sigmoid)
+    run = read_run(book)
+    layout = run.layout
+    places = {
+        "accuracy": lambda: (TRAIN, layout.block("Accuracy", 2).ref(0, 0, TRAIN)),
+        "onehot": lambda: ("Data", layout.block("Y").ref(1, 0, "Data")),
+        "mean": lambda: ("Data", layout.block("Mean").ref(0, 6, "Data")),
+        "summary": lambda: ("Summary", layout.block("Summary Loss").ref(10, 0, "Summary")),
+        "dW1 at epoch 1": lambda: (TRAIN, layout.block("dW1", 1).ref(3, 1, TRAIN)),
+        "saturated loss": lambda: (TRAIN, _first_saturated_loss_cell(chaotic_sigmoid)),
+    }
+    sheet, cell = places[where]()
+    bad = tmp_path / "bad.xlsx"
+    set_formula(chaotic_sigmoid, bad, sheet, cell, edit)
+    report = verify(bad)
+    assert not report.ok, report.table()
+    assert report.failures, report.table()
+
+
+def test_chaotic_run_verifies_with_drift(chaotic_sigmoid):
+    report = verify(chaotic_sigmoid)
+    assert report.ok, report.table()
+    assert report.drifting and all(b.local_rel_error <= 1e-13 for b in report.drifting)
 
 
 def test_edited_learning_rate_still_verifies(small_books, tmp_path):
@@ -208,6 +271,23 @@ def test_blank_cells_read_as_zero_in_arithmetic(tmp_path):
     assert result.value("S", 0, 2) is EMPTY
     assert result.value("S", 0, 3) == pytest.approx(math.e + math.e**2 + 1)
     assert result.value("S", 0, 4) == 1.0 and result.value("S", 0, 5) == 3.0
+
+
+def test_whole_columns_and_rows_are_read_on_their_own_sheet(tmp_path):
+    def write(wb):
+        a, b = wb.add_worksheet("S"), wb.add_worksheet("T")
+        a.write_column("A1", ["head", 1.0, 2.0])
+        b.write_column("A1", [100.0, 200.0])
+        a.write_formula("B1", "=SUM(A:A)")
+        b.write_formula("B1", "=SUM(A:A)")
+        a.write_formula("D5", "=SUM(2:2)")
+        a.write_formula("D6", "=SUM(3:3)")
+        b.write_formula("C5", "=SUM(S!A:A)")
+
+    result = _book(tmp_path, write)
+    assert result.value("S", 0, 1) == 3.0 and result.value("T", 0, 1) == 300.0
+    assert result.value("S", 4, 3) == 1.0 and result.value("S", 5, 3) == 2.0
+    assert result.value("T", 4, 2) == 3.0
 
 
 @pytest.mark.parametrize("sheet", ["It's", "2020", "Übung", "My Data"])

@@ -296,11 +296,9 @@ class _Evaluator:
                 refs.append((self.names[name], None, 0, 0, 0, 0))
                 continue
             if m.group("span"):
-                if m.group("ssheet") and any(m.start("ssheet") <= a < m.end("ssheet")
-                                             for a, _ in runs):  # fmt: skip
-                    return None
-                refs.append((self._span(m, here), None, 0, 0, 0, 0))
-                continue
+                # A whole column or row is clipped to the extent of the sheet it is on, which
+                # the digit-free shape does not say: analyse such formulas one by one.
+                return None
             if m.group("sheet") and any(m.start("sheet") <= a < m.end("sheet") for a, _ in runs):
                 return None
             ref = self._ref(m, here)[0]
@@ -451,8 +449,10 @@ def evaluate(
     failed: dict[Node, str] = {}  # lenient: formulas that cannot be computed, and why
     for (s, r, c), (text, nr, nc) in list(nodes.items()):
         try:
-            text = ev.resolve_spills(text, s)
-            nodes[(s, r, c)] = (text, nr, nc)
+            resolved = ev.resolve_spills(text, s)
+            if resolved is not text:
+                text = resolved
+                nodes[(s, r, c)] = (text, nr, nc)
             key, refs = ev.tokenize(text[1:] if text.startswith("=") else text, s, r, c)
         except EvalError as exc:
             if lenient:
