@@ -383,7 +383,7 @@ class _Grader:
         values: dict[str, np.ndarray] = {}
         chosen: dict[frozenset[str], str] = {}  # the form last chosen among the same labels
         for spec in task.blocks:
-            key = _key(spec)
+            key = spec.name
             if spec.values is not None:
                 values[key] = np.array(spec.values, dtype=float)
                 continue
@@ -749,10 +749,6 @@ def _plain(groups: tuple[str, ...]) -> str:
 def _display(key: str) -> str:
     name, _, epoch = key.partition("@")
     return f"{name} (epoch {epoch})" if epoch else name
-
-
-def _key(spec: BlockSpec) -> str:
-    return spec.name
 
 
 def _first(a: np.ndarray) -> float | None:
