@@ -19,6 +19,7 @@ from .data import Dataset
 from .grade import Task, tasks_from_template
 from .layout import SETTINGS, TRAIN, setting_block
 from .program import DATA_TENSORS, GROUPS, STEP_GROUPS, Program
+from .reference import glorot_uniform
 from .spec import MAX_SEED, Spec
 from .template import BlockSpec, Template, available, load_template
 from .workbook import Blanks, BuildResult, build
@@ -200,8 +201,7 @@ def _personalise(template: Template, variant: Variant, dst: Path) -> None:
                 continue
             block = b.forms[0][1]
             if block.nrows * block.ncols > 1:
-                limit = np.sqrt(6.0 / (block.nrows + block.ncols))
-                w = np.round(rng.uniform(-limit, limit, (block.nrows, block.ncols)), 6)
+                w = glorot_uniform(rng, block.nrows, block.ncols)
             else:
                 w = np.zeros((1, 1))
             for i, j, r, c in block.cells():

@@ -31,17 +31,19 @@ class Inputs:
     n: float = 0.0  # the divisor N; the sample count unless a user changed it
 
 
+def glorot_uniform(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Initial weights of a rows x cols layer, rounded to INIT_DECIMALS."""
+    limit = np.sqrt(6.0 / (rows + cols))
+    return np.round(rng.uniform(-limit, limit, size=(rows, cols)), INIT_DECIMALS)
+
+
 def initial_params(program: Program, seed: int) -> dict[str, np.ndarray]:
     """Glorot-uniform weights and zero biases, reproducible from the seed."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for p in program.params:
         rows, cols = program.tensors[p]
-        if p.startswith("W"):
-            limit = np.sqrt(6.0 / (rows + cols))
-            out[p] = np.round(rng.uniform(-limit, limit, size=(rows, cols)), INIT_DECIMALS)
-        else:
-            out[p] = np.zeros((rows, cols))
+        out[p] = glorot_uniform(rng, rows, cols) if p.startswith("W") else np.zeros((rows, cols))
     return out
 
 
