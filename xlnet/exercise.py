@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from .program import DATA_TENSORS, GROUPS, STEP_GROUPS, Program
 from .reference import glorot_uniform
 from .spec import MAX_SEED, Spec
 from .template import BlockSpec, Template, available, load_template
-from .workbook import Blanks, BuildResult, build
+from .workbook import Blanks, BuildResult, atomic_write, build
 from .xlsxio import Book, BookError
 
 DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
@@ -167,18 +165,10 @@ def write_template_exercise(
     if template.source is None or not template.source.exists():
         raise ExerciseError(f"template {template.name} has no blank workbook to copy")
     out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    os.close(fd)
-    try:
-        if variant is None:
-            shutil.copyfile(template.source, tmp)
-        else:
-            _personalise(template, variant, Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if variant is None:
+        atomic_write(out, lambda tmp: shutil.copyfile(template.source, tmp))
+    else:
+        atomic_write(out, lambda tmp: _personalise(template, variant, Path(tmp)))
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from .exercise import grade
 from .grade import FileGrade
 from .template import Template
+from .workbook import atomic_write
 
 
 def grade_files(
@@ -87,9 +88,5 @@ def report_csv(grades: list[FileGrade]) -> str:
 
 def write_report(grades: list[FileGrade], path: Path) -> None:
     """Write the gradebook atomically: a temporary file beside it, renamed into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(report_csv(grades), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = report_csv(grades)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -75,7 +75,7 @@ def build(
     inputs = inputs_for(program, dataset, spec)
     values = train(program, inputs)
     out = Path(out)
-    count = _atomic_write(
+    count = atomic_write(
         out, lambda tmp: _write(tmp, program, layout, dataset, inputs, values, blanks)
     )
     e = spec.epochs
@@ -83,8 +83,9 @@ def build(
                        float(values[("Accuracy", e)][0, 0]))  # fmt: skip
 
 
-def _atomic_write(out: Path, write) -> int:
-    """Write to a temporary file beside `out`, then rename it into place."""
+def atomic_write(out: Path, write):
+    """Write to a temporary file beside `out` with `write(tmp_path)`, then rename it into
+    place: a failed or interrupted write leaves no partial file and an existing one intact."""
     folder = out.parent if str(out.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
