@@ -72,6 +72,9 @@ CASES = {
         {"mistake": "log"}, _set(LR, {"AL3": "=-SUMPRODUCT(AD3:AF180,LN(Z3:AB180))/E1"}),
         [("Sample Loss", "wrong")], "LN", None),
     "whole-column Total Loss": ({}, _set(LR, {"AL3": "=SUM(AH:AH)/E1"}), [], None, None),
+    "LOG, and a whole-column Total Loss": (
+        {"mistake": "log"}, _set(LR, {"AL3": "=SUM(AH:AH)/E1"}), [("Sample Loss", "wrong")],
+        "LN", None),
     "whole-column dW": (
         {}, lambda wb: [wb[LR].cell(3 + i, 45 + j).__setattr__(
             "value", f"=SUMPRODUCT({'ABCDEFGHIJKLM'[i]}:{'ABCDEFGHIJKLM'[i]},"

@@ -99,6 +99,7 @@ class Result:
     formulas: dict[tuple[int, int, int], str] = field(default_factory=dict)
     why: dict[tuple[int, int, int], str] = field(default_factory=dict)  # cause of an error
     volatile: list[str] = field(default_factory=list)  # cells using RAND(), NOW(), OFFSET()...
+    reads: list[np.ndarray] = field(default_factory=list)  # per sheet: cells some formula reads
 
     def index(self, sheet: str) -> int:
         for i, name in enumerate(self.sheet_names):
@@ -420,6 +421,7 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     vectorise: bool = True,
     lenient: bool = False,
+    track_reads: bool = False,
 ) -> Result:
     """Recompute every formula cell of `book`; entered values are the only inputs.
 
@@ -428,6 +430,7 @@ def evaluate(
     `vectorise` and the formula allows it, else one by one with formulas' compiled function.
     A formula that cannot be computed at all (a circular or external reference) raises
     EvalError, or with `lenient` becomes #REF! with its cause in Result.why, as in a spreadsheet.
+    With `track_reads`, Result.reads marks the cells that some formula reads.
     """
     # schedula logs a traceback for every function that fails; a failure is an error value.
     for name in ("schedula", "formulas"):
@@ -474,6 +477,10 @@ def evaluate(
         del nodes[node]
     groups = _schedule(ev, nodes, parsed, g, failed if lenient else None)
     result = Result(ev.sheet_names, g.obj, volatile=sorted(volatile))
+    if track_reads:
+        result.reads = [np.zeros(o.shape, dtype=bool) for o in g.obj]
+        for rs, r0, c0, r1, c1 in {ref for _, refs in parsed.values() for ref in refs}:
+            result.reads[rs][r0 : r1 + 1, c0 : c1 + 1] = True
     for node, why in failed.items():
         _fail(ev, node, book, why, g, result)
     total, count = len(nodes), 0

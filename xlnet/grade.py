@@ -234,20 +234,21 @@ class _Grader:
         self.preset: dict[tuple[str, int, int], str] = {}  # cell -> why it has no value
         self._pin_random()
         self.result: Result | None = None
-        self.read = _referenced(original)
+        self.reads: dict[str, np.ndarray] | None = None  # sheet (upper) -> cells formulas read
 
     def _is_read(self, block: Block) -> bool:
-        """Whether any formula of the file reads a cell of `block`."""
-        if "*" in self.read:
-            return True
-        mask = self.read.get(block.sheet.upper())
+        """Whether any formula of the file reads a cell of `block` (as the evaluator resolved
+        the references of the file as handed in: names, whole columns, other sheets)."""
+        if self.reads is None:
+            res = self.current()
+            self.reads = {n.upper(): m for n, m in zip(res.sheet_names, res.reads, strict=True)}
+        mask = self.reads.get(block.sheet.upper())
         if mask is None:
             return False
         return bool(
             mask[block.row : block.row + block.nrows, block.col : block.col + block.ncols].any()
         )
 
-    # --- the working copy -------------------------------------------------------------
     def _pin_random(self) -> None:
         """RAND() weights take the values the file saved; no saved value leaves an error."""
         hits = [
@@ -310,7 +311,8 @@ class _Grader:
 
     def current(self) -> Result:
         if self.result is None:
-            self.result = evaluate(self.book, lenient=True)
+            # The first evaluation (of the file as handed in) says which cells formulas read.
+            self.result = evaluate(self.book, lenient=True, track_reads=self.reads is None)
         return self.result
 
     # --- reading values -----------------------------------------------------------------
@@ -770,45 +772,6 @@ def _wrong_cells(got, exp, kinds, block: Block) -> list[tuple[int, int]]:
         if kinds[(r, c)] == "blank" or not abs(got[i, j] - exp[i, j]) <= GRADE_TOLERANCE * scale:
             out.append((r, c))
     return out or [(block.row, block.col)]
-
-
-def _referenced(book: Book) -> dict[str, np.ndarray]:
-    """Per sheet (upper case), the cells some formula reads; "*" when a defined name is used."""
-    from .evaluate import _TOKEN
-
-    rects: dict[str, list[tuple[int, int, int, int]]] = {}
-    anywhere = False
-    for sheet in book.sheets.values():
-        texts = list(sheet.formulas.values()) + [t for t, _, _ in sheet.arrays.values()]
-        for text in set(texts):
-            for m in _TOKEN.finditer(text):
-                if m.group("name"):
-                    anywhere = anywhere or m.group("name").upper() in book.names
-                    continue
-                if not m.group("ref"):
-                    continue
-                q = m.group("sheet")
-                target = (
-                    q[1:-1].replace("''", "'") if q and q.startswith("'") else q
-                ) or sheet.name
-                r0, c0 = a1.parse_cell(m.group("c1") + m.group("r1"))
-                r1, c1 = a1.parse_cell(
-                    (m.group("c2") or m.group("c1")) + (m.group("r2") or m.group("r1"))
-                )
-                rects.setdefault(target.upper(), []).append(
-                    (min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1))
-                )
-    out: dict[str, np.ndarray] = {}
-    for name, rs in rects.items():
-        rows = max(r[2] for r in rs) + 1
-        cols = max(r[3] for r in rs) + 1
-        mask = np.zeros((rows, cols), dtype=bool)
-        for r0, c0, r1, c1 in rs:
-            mask[r0 : r1 + 1, c0 : c1 + 1] = True
-        out[name] = mask
-    if anywhere:
-        out["*"] = np.zeros((0, 0), dtype=bool)
-    return out
 
 
 def grade_file(
