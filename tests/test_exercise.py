@@ -22,6 +22,7 @@ from xlnet.exercise import (
 )
 from xlnet.grade import VERDICTS
 from xlnet.gradebook import grade_files, report_csv
+from xlnet.layout import LR_NAME, setting_block
 from xlnet.program import build_program
 from xlnet.spec import Spec
 from xlnet.xlsxio import read_book
@@ -191,7 +192,8 @@ def test_roster_variants(wine, tmp_path):
         settings = book.sheet("Settings").values
         inits.add(tuple(v for (r, c), v in sorted(book.sheet("Init").values.items())
                         if isinstance(v, float)))  # fmt: skip
-        lrs.add(settings[(5, 1)])
+        lr = setting_block(LR_NAME)
+        lrs.add(settings[(lr.row, lr.col)])
         g = grade(f)
         assert g.student == f.stem.replace("_", " ")
     assert len(inits) == 3 and len(lrs) == 3  # copied values cannot match another's

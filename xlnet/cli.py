@@ -9,24 +9,33 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .data import DataError, load_wine
+from .data import DataError, load_csv, load_wine
 from .evaluate import EvalError
 from .exercise import DEFAULT_GIVEN, VARY_LR, ExerciseError
 from .libreoffice import LibreOfficeError
 from .spec import (
+    ACTIVATIONS,
+    DEFAULT_BETA1,
+    DEFAULT_BETA2,
     DEFAULT_EPOCHS,
+    DEFAULT_EPSILON,
     DEFAULT_HIDDEN,
     DEFAULT_LR,
+    DEFAULT_MOMENTUM,
     DEFAULT_SEED,
     LAYOUTS,
     MAX_EPOCHS,
     MAX_HIDDEN,
+    MAX_LAYERS,
     MAX_LR,
     MAX_SEED,
+    MAX_TEST_FRACTION,
     MODELS,
+    OPTIMIZERS,
     OUTPUTS,
     Spec,
     SpecError,
+    parse_hidden,
 )
 from .template import TemplateError
 from .xlsxio import BookError
@@ -68,11 +77,47 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _fraction(lo: float, hi: float, what: str, open_low: bool = False):
+    """An argparse type: a number from lo to hi (above lo if open_low)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (lo < v if open_low else lo <= v) or not v <= hi:
+            low = f"above {lo:g}" if open_low else f"from {lo:g}"
+            raise argparse.ArgumentTypeError(f"{what} must be {low} to {hi:g}, got {text}")
+        return v
+
+    return parse
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = parse_hidden(text)
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 1 <= len(sizes) <= MAX_LAYERS or not all(1 <= h <= MAX_HIDDEN for h in sizes):
+        raise argparse.ArgumentTypeError(
+            f"1 to {MAX_LAYERS} hidden layers of 1 to {MAX_HIDDEN} units each, got {text!r}"
+        )
+    return sizes
+
+
 BUILD_EXAMPLES = """\
 examples:
   xlnet build logreg -o wine-logreg.xlsx            # the book's regressor: lr 1, 20 epochs
   xlnet build mlp --hidden 5 -o wine-net.xlsx       # 13 -> 5 (tanh) -> 3
   xlnet build mlp --output sigmoid --epochs 50 --lr 0.5 -o net.xlsx
+  xlnet build mlp --hidden 8,4 --activation relu --lr 0.3 -o deep.xlsx   # two hidden layers
+  xlnet build mlp --optimizer adam --lr 0.05 -o adam.xlsx       # moments M, S per epoch
+  xlnet build mlp --optimizer momentum --momentum 0.8 --lr 0.3 -o mom.xlsx
+  xlnet build logreg --test-fraction 0.3 -o heldout.xlsx        # test accuracy per epoch
+  xlnet build logreg --data iris.csv --target species -o iris.xlsx   # your own CSV
+
+--data: a CSV with a header row, numeric columns, and one class column (--target, default the
+first column) holding 2 to 10 classes; the other columns are the features, named by the header.
 """
 
 VERIFY_EXAMPLES = """\
@@ -133,7 +178,7 @@ def make_parser() -> argparse.ArgumentParser:
         epilog=BUILD_EXAMPLES,
         formatter_class=fmt,
     )
-    b.add_argument("model", choices=MODELS, help="logreg (13 -> 3) or mlp (13 -> H -> 3)")
+    b.add_argument("model", choices=MODELS, help="logreg (13 -> 3) or mlp (13 -> H -> ... -> 3)")
     b.add_argument("-o", "--out", required=True, metavar="FILE", help="output .xlsx path")
     b.add_argument(
         "--epochs",
@@ -142,6 +187,7 @@ def make_parser() -> argparse.ArgumentParser:
         help=f"gradient-descent steps (default {DEFAULT_EPOCHS}, as in the book)",
     )
     _model_options(b)
+    _training_options(b)
     v = sub.add_parser(
         "verify",
         help="recompute every formula of a workbook and compare with NumPy",
@@ -247,9 +293,18 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--hidden",
-        type=_int_in(1, MAX_HIDDEN),
-        default=DEFAULT_HIDDEN,
-        help=f"hidden units of mlp (default {DEFAULT_HIDDEN}, as in the book)",
+        type=_hidden,
+        default=(DEFAULT_HIDDEN,),
+        metavar="SIZES",
+        help=f"hidden units of mlp, one size per hidden layer: 5, or 8,4 for two layers "
+        f"(default {DEFAULT_HIDDEN}, as in the book)",
+    )
+    p.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default="tanh",
+        help="activation of mlp's hidden layers (default tanh, as in the book); relu's "
+        "derivative at 0 is 0",
     )
     p.add_argument(
         "--seed",
@@ -269,6 +324,82 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         default="cells",
         help="cells: one formula per scalar (default); arrays: one legacy array formula per block",
     )
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    """Options of a training run beyond the book's: optimizer, held-out samples, own data."""
+    p.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="sgd",
+        help="sgd (default, as in the book), momentum (velocity V per epoch) or adam "
+        "(moments M, S and step t per epoch, bias-corrected)",
+    )
+    p.add_argument(
+        "--momentum",
+        type=_fraction(0, 0.999, "momentum"),
+        default=DEFAULT_MOMENTUM,
+        help=f"momentum's decay, the named cell momentum (default {DEFAULT_MOMENTUM:g})",
+    )
+    p.add_argument(
+        "--beta1",
+        type=_fraction(0, 0.999, "beta1"),
+        default=DEFAULT_BETA1,
+        help=f"Adam's first-moment decay, the cell adam_beta1 (default {DEFAULT_BETA1:g})",
+    )
+    p.add_argument(
+        "--beta2",
+        type=_fraction(0, 0.99999, "beta2"),
+        default=DEFAULT_BETA2,
+        help=f"Adam's second-moment decay, the cell adam_beta2 (default {DEFAULT_BETA2:g})",
+    )
+    p.add_argument(
+        "--epsilon",
+        type=_fraction(0, 0.1, "epsilon", open_low=True),
+        default=DEFAULT_EPSILON,
+        help=f"Adam's epsilon, the cell adam_epsilon (default {DEFAULT_EPSILON:g})",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=_fraction(0, MAX_TEST_FRACTION, "test fraction"),
+        default=0.0,
+        metavar="F",
+        help="hold out this share of each class (seeded, stratified) on a Test sheet; the "
+        "summary shows test accuracy per epoch and the confusion matrix is on held-out "
+        "samples (default 0: none)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="CSV",
+        help="train on this CSV instead of the wine data: numeric columns with a header, "
+        "one of them the class column",
+    )
+    p.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the class column of --data (default its first column); 2 to 10 classes",
+    )
+
+
+def _spec(args: argparse.Namespace, **over) -> Spec:
+    """The Spec the parsed options describe (training options where the command has them)."""
+    fields = dict(model=args.model, output=args.output, hidden=args.hidden,
+                  activation=args.activation, epochs=args.epochs, lr=args.lr, seed=args.seed,
+                  layout=args.layout)  # fmt: skip
+    for key in ("optimizer", "momentum", "beta1", "beta2", "epsilon", "test_fraction"):
+        if hasattr(args, key):
+            fields[key] = getattr(args, key)
+    fields.update(over)
+    return Spec(**fields)
+
+
+def _dataset(args: argparse.Namespace):
+    """The wine data, or --data's CSV with its --target column."""
+    if getattr(args, "data", None):
+        return load_csv(args.data, args.target)
+    if getattr(args, "target", None):
+        raise UsageError("xlnet: --target goes with --data CSV")
+    return load_wine()
 
 
 def _out_path(cmd: str, text: str, inputs: tuple[Path, ...] = ()) -> Path:
@@ -305,8 +436,7 @@ def _exercise(args: argparse.Namespace) -> int:
     if args.model is None:
         raise UsageError("xlnet exercise: give a model (logreg or mlp) or --template NAME")
     given = parse_given(args.given)
-    spec = Spec(model=args.model, output=args.output, hidden=args.hidden, epochs=args.epochs,
-                lr=args.lr, seed=args.seed, layout=args.layout)  # fmt: skip
+    spec = _spec(args)
     if args.roster:
         return _roster(args, spec, None, given)
     if args.vary_lr or args.outdir:
@@ -374,18 +504,20 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    out = _out_path("build", args.out)
-    spec = Spec(model=args.model, output=args.output, hidden=args.hidden, epochs=args.epochs,
-                lr=args.lr, seed=args.seed, layout=args.layout)  # fmt: skip
+    out = _out_path("build", args.out, (Path(args.data),) if args.data else ())
+    spec = _spec(args)
+    dataset = _dataset(args)
     from .workbook import build
 
     start = time.perf_counter()
-    res = build(spec, load_wine(), out)
+    res = build(spec, dataset, out)
     took = time.perf_counter() - start
+    model = spec.model if spec.model == "logreg" else f"mlp {spec.hidden_text} {spec.activation}"
+    test = "" if res.final_test_accuracy is None else f", test {res.final_test_accuracy:.4f}"
     print(
-        f"wrote {res.path}: {spec.model} ({spec.output}), {spec.epochs} epochs, lr {spec.lr:g}, "
-        f"{res.formula_cells} formula cells in {took:.1f} s; final loss {res.final_loss:.6f}, "
-        f"accuracy {res.final_accuracy:.4f}"
+        f"wrote {res.path}: {model} ({spec.output}), {spec.epochs} epochs, {spec.optimizer} "
+        f"lr {spec.lr:g}, {res.formula_cells} formula cells in {took:.1f} s; final loss "
+        f"{res.final_loss:.6f}, accuracy {res.final_accuracy:.4f}{test}"
     )
     return EXIT_OK
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -29,6 +29,13 @@ class Dataset:
     feature_names: tuple[str, ...]
     target_name: str
     classes: tuple[float, ...]
+    source: str = ""  # the CSV's file name
+    # Text classes ("setosa", ...) are coded 1..K in sorted order; the workbook holds the codes
+    # and shows the names through number formats. None when the class column is numeric.
+    class_names: tuple[str, ...] | None = None
+
+    def class_name(self, j: int) -> str:
+        return self.class_names[j] if self.class_names else f"{self.classes[j]:g}"
 
     @property
     def n(self) -> int:
@@ -48,6 +55,42 @@ class Dataset:
     def class_index(self) -> np.ndarray:
         """1-based index of each sample's class, the way MATCH counts."""
         return np.searchsorted(np.asarray(self.classes), self.labels) + 1.0
+
+    def subset(self, rows: np.ndarray) -> Dataset:
+        """The samples at `rows`, with every class of the whole set (one may have none)."""
+        return replace(self, features=self.features[rows], labels=self.labels[rows])
+
+
+# Mixed into the seed so the split and the initial weights draw from different streams.
+SPLIT_STREAM = 0x5E1
+
+
+def split(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Hold out `fraction` of each class (at least one sample, never all), drawn with `seed`;
+    both parts keep the file's order. Returns (training, held-out)."""
+    rng = np.random.default_rng([seed, SPLIT_STREAM])
+    test: list[int] = []
+    for j, c in enumerate(dataset.classes):
+        rows = np.flatnonzero(dataset.labels == c)
+        if len(rows) < 2:
+            raise DataError(
+                f"class {dataset.class_name(j)} of {dataset.target_name!r} has {len(rows)} "
+                "sample; holding "
+                "some out needs at least 2 per class"
+            )
+        take = min(max(round(fraction * len(rows)), 1), len(rows) - 1)
+        test += rng.permutation(rows)[:take].tolist()
+    held = np.zeros(dataset.n, dtype=bool)
+    held[test] = True
+    train, out = dataset.subset(np.flatnonzero(~held)), dataset.subset(np.flatnonzero(held))
+    constant = [
+        dataset.feature_names[j] for j in range(train.f) if np.ptp(train.features[:, j]) == 0
+    ]
+    if constant:
+        raise DataError(
+            f"column {constant[0]!r} is constant in the training part; it cannot be normalised"
+        )
+    return train, out
 
 
 def wine_path() -> Path:
@@ -75,6 +118,8 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
     if not rows:
         raise DataError(f"{path}: the file is empty")
     header = [h.strip() for h in rows[0]]
+    if "" in header:
+        raise DataError(f"{path}: column {header.index('') + 1} of the header has no name")
     if len(set(header)) != len(header):
         raise DataError(f"{path}: the header repeats a column name")
     if target is None:
@@ -88,11 +133,16 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
         raise DataError(f"{path}: {len(body)} rows; at most {MAX_ROWS} are supported")
     if len(header) - 1 > MAX_FEATURES:
         raise DataError(f"{path}: {len(header) - 1} features; at most {MAX_FEATURES}")
+    t = header.index(target)
     values = np.empty((len(body), len(header)))
+    names_seen: list[str] = []
     for i, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"{path}: line {i} has {len(row)} fields, the header {len(header)}")
         for j, cell in enumerate(row):
+            if j == t:
+                names_seen.append(cell.strip())
+                continue
             try:
                 v = float(cell)
             except ValueError:
@@ -102,7 +152,7 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
             if not math.isfinite(v):
                 raise DataError(f"{path}: line {i}, column {header[j]!r}: {cell!r} is not finite")
             values[i - 2, j] = v
-    t = header.index(target)
+    class_names = _class_column(path, target, names_seen, values[:, t])
     labels = values[:, t]
     classes = tuple(float(c) for c in np.unique(labels))
     if len(classes) < 2:
@@ -116,4 +166,25 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
     constant = [names[j] for j in range(features.shape[1]) if np.ptp(features[:, j]) == 0]
     if constant:
         raise DataError(f"{path}: column {constant[0]!r} is constant; it cannot be normalised")
-    return Dataset(features, labels, names, target, classes)
+    return Dataset(features, labels, names, target, classes, path.name, class_names)
+
+
+def _class_column(path: Path, target: str, cells: list[str], out: np.ndarray):
+    """Fill `out` with the class column as numbers: its values if all are finite numbers,
+    else codes 1..K of the text classes in sorted order (returned as their names)."""
+    if any(c == "" for c in cells):
+        line = cells.index("") + 2
+        raise DataError(f"{path}: line {line}, column {target!r}: the class is empty")
+    try:
+        numbers = [float(c) for c in cells]
+    except ValueError:
+        numbers = []
+    if numbers and all(math.isfinite(v) for v in numbers):
+        out[:] = numbers
+        return None
+    names = sorted(set(cells))
+    if len(names) > MAX_CLASSES:
+        raise DataError(f"{path}: column {target!r} holds {len(names)} classes; at most 10")
+    code = {name: k + 1.0 for k, name in enumerate(names)}
+    out[:] = [code[c] for c in cells]
+    return tuple(names)

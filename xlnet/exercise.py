@@ -4,6 +4,7 @@ tasks an exercise (or a template) defines."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import re
 import shutil
@@ -16,7 +17,7 @@ from .checks import step_check
 from .data import Dataset
 from .grade import Task, tasks_from_template
 from .layout import SETTINGS, TRAIN, setting_block
-from .program import DATA_TENSORS, GROUPS, STEP_GROUPS, Program
+from .program import GROUPS, STEP_GROUPS, Program
 from .reference import glorot_uniform
 from .spec import MAX_SEED, Spec
 from .template import BlockSpec, Template, available, load_template
@@ -149,8 +150,7 @@ def write_roster(
         if template is not None:
             write_template_exercise(template, path, Variant(name, path, seed, lr))
         else:
-            s = Spec(model=spec.model, output=spec.output, hidden=spec.hidden,
-                     epochs=spec.epochs, lr=lr, seed=seed, layout=spec.layout)  # fmt: skip
+            s = dataclasses.replace(spec, lr=lr, seed=seed)
             write_exercise(s, dataset, path, given, student=name)
         out.append(Variant(name, path, seed, lr))
     return out
@@ -228,10 +228,11 @@ def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[
     run = read_run(book)
     program, layout = run.program, run.layout
     blocks: list[BlockSpec] = [
-        BlockSpec(n, "input", (("", layout.block(n)),)) for n in DATA_TENSORS
+        BlockSpec(n, "input", (("", layout.block(n)),)) for n in program.data_tensors
     ]
-    for p in program.params:
-        blocks.append(BlockSpec(f"New {p}@0", "input", (("", layout.block("New " + p, 0)),)))
+    for p in program.initial:
+        carried = program.carried(p)
+        blocks.append(BlockSpec(f"{carried}@0", "input", (("", layout.block(carried, 0)),)))
     for e in range(1, program.spec.epochs + 1):
         for step in program.epoch_steps:
             kind = "input" if STEP_GROUPS[step.op.name] in given else "formula"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import a1
+from .spec import SpecError
 
 if TYPE_CHECKING:
     from .program import Program
@@ -20,21 +21,35 @@ SETTINGS = "Settings"
 DATA = "Data"
 INIT = "Init"
 TRAIN = "Train"
-SHEETS = (ABOUT, SUMMARY, SETTINGS, DATA, INIT, TRAIN)
+TEST = "Test"  # held-out samples; only with a test fraction
+SHEETS = (ABOUT, SUMMARY, SETTINGS, DATA, INIT, TRAIN)  # in every training workbook
 
 LR_NAME = "learning_rate"
 N_NAME = "n_samples"
+MOMENTUM_NAME = "momentum"
+BETA1_NAME = "adam_beta1"
+BETA2_NAME = "adam_beta2"
+EPS_NAME = "adam_epsilon"
+HYPER_NAMES = (MOMENTUM_NAME, BETA1_NAME, BETA2_NAME, EPS_NAME)
 
 # Settings sheet: key, label, meaning. Row i+1 (0-based) holds setting i; column B the value.
 SETTING_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("model", "Model", "logreg (13 -> 3) or mlp (13 -> H -> 3, tanh hidden layer)"),
+    ("model", "Model", "logreg (features -> classes) or mlp (one or more hidden layers)"),
     ("output", "Output", "softmax + cross-entropy, or one sigmoid per class + binary CE"),
-    ("hidden", "Hidden size", "units in the hidden layer (mlp only)"),
+    ("hidden", "Hidden size", "units of each hidden layer, e.g. 5 or 8,4 (mlp only)"),
+    ("activation", "Activation", "of the hidden layers: tanh, sigmoid or relu (mlp only)"),
     ("epochs", "Epochs", "full-batch gradient-descent steps written below each other"),
     (LR_NAME, "Learning rate", "defined name learning_rate: change it and the run recomputes"),
     (N_NAME, "Sample count", "defined name n_samples: the N in the means and in dW = X'dZ/N"),
-    ("seed", "Seed", "seed of the initial weights on the Init sheet"),
+    ("optimizer", "Optimizer", "sgd, momentum (velocity V) or adam (moments M, S and step t)"),
+    (MOMENTUM_NAME, "Momentum", "defined name momentum: V = momentum * V + dP (momentum only)"),
+    (BETA1_NAME, "Adam beta1", "defined name adam_beta1: decay of the first moment M (adam)"),
+    (BETA2_NAME, "Adam beta2", "defined name adam_beta2: decay of the second moment S (adam)"),
+    (EPS_NAME, "Adam epsilon", "defined name adam_epsilon: added to sqrt(S) (adam only)"),
+    ("seed", "Seed", "seed of the initial weights on the Init sheet and of the test split"),
     ("layout", "Layout", "cells: one formula per scalar; arrays: one array formula per block"),
+    ("test_fraction", "Test fraction", "share of each class held out on the Test sheet"),
+    ("data", "Data", "the CSV the samples came from, and its class column"),
     ("features", "Features", "number of input features"),
     ("classes", "Classes", "number of classes"),
     ("version", "xlnet version", "the version that wrote this workbook"),
@@ -120,11 +135,20 @@ class Layout:
             "Y": Block(DATA, DATA_TOP, d.f + 2, d.n, d.k),
             "X": Block(DATA, DATA_TOP, d.f + d.k + 3, d.n, d.f),
         }
+        if d.n_test:
+            # The Test sheet mirrors the Data sheet's columns: label, raw features, then X.
+            self._data.update({
+                "Test Label": Block(TEST, DATA_TOP, LABEL_COL, d.n_test, 1),
+                "Test Raw": Block(TEST, DATA_TOP, 1, d.n_test, d.f),
+                "Test X": Block(TEST, DATA_TOP, d.f + 2, d.n_test, d.f),
+            })  # fmt: skip
+        # Init: each parameter's and optimizer state's epoch-0 value, keyed by the tensor that
+        # carries it ("New W1", "V W1").
         self._init: dict[str, Block] = {}
         col = 1
-        for p in program.params:
+        for p in program.initial:
             rows, cols = program.tensors[p]
-            self._init[p] = Block(INIT, 2, col, rows, cols)
+            self._init[program.carried(p)] = Block(INIT, 2, col, rows, cols)
             col += cols + 1
         self._band_cols: dict[str, tuple[int, int, int]] = {}
         col, tallest = 1, 0
@@ -137,12 +161,21 @@ class Layout:
         self.train_cols = col
         e = program.spec.epochs
         self._summary = {
-            "Summary Loss": Block(SUMMARY, 1, 1, e, 1),
-            "Summary Accuracy": Block(SUMMARY, 1, 2, e, 1),
+            name: Block(SUMMARY, 1, 1 + i, e, 1) for i, name in enumerate(program.summary)
         }
+        # The confusion matrix sits right of the summary columns, below its title and the
+        # predicted classes' header; the actual classes head its rows.
+        self.confusion_col = len(program.summary) + 2
+        self._summary["Confusion"] = Block(SUMMARY, 2, self.confusion_col + 1, d.k, d.k)
         last_row = self.band_top(e) + self.band_height
         if last_row > a1.MAX_ROWS:
-            raise ValueError(f"{e} epochs need {last_row} rows; a sheet holds {a1.MAX_ROWS}")
+            raise SpecError(
+                f"{e} epochs of {self.band_height} rows need {last_row} rows; "
+                f"a sheet holds {a1.MAX_ROWS}"
+            )
+        if self.train_cols > a1.MAX_COLS:
+            raise SpecError(f"the Train sheet would need {self.train_cols} columns; "
+                            f"a sheet holds {a1.MAX_COLS}")  # fmt: skip
 
     def band_top(self, epoch: int) -> int:
         """0-based row of the title of epoch `epoch` (1-based) on the Train sheet."""
@@ -153,8 +186,8 @@ class Layout:
             return self._data[name]
         if name in self._summary:
             return self._summary[name]
-        if epoch == 0 and name.startswith("New "):
-            return self._init[name[4:]]
+        if epoch == 0 and name in self._init:
+            return self._init[name]
         if epoch is None or not 1 <= epoch <= self.program.spec.epochs:
             raise KeyError(f"no block {name!r} at epoch {epoch}")
         col, rows, cols = self._band_cols[name]

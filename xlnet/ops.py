@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import LR_NAME, N_NAME, Block
+from .layout import BETA1_NAME, BETA2_NAME, EPS_NAME, LR_NAME, MOMENTUM_NAME, N_NAME, Block
 
 # Guards shared by both forms, so that NumPy and the sheet agree even where they bite.
 # EXP overflows above ~709.78 in Excel; a sigmoid input is clamped to +-EXP_CLAMP first.
@@ -30,10 +30,15 @@ TINY_TEXT = "1E-300"
 
 @dataclass(frozen=True)
 class Env:
-    """The scalar inputs the NumPy forms need: learning rate and the sample count N."""
+    """The scalar inputs the NumPy forms need: learning rate, the sample count N and the
+    optimizers' hyperparameters (each a named input cell in the workbook)."""
 
     lr: float
     n: float
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,19 @@ def _c_sigmoid(i: int, j: int, here: str, z: Block) -> str:
 
 def _a_sigmoid(here: str, z: Block) -> str:
     return f"1/(1+EXP(-{_clamped(z.whole(here))}))"
+
+
+def _np_relu(env: Env, z: np.ndarray) -> np.ndarray:
+    return np.where(z > 0, z, 0.0)
+
+
+def _c_relu(i: int, j: int, here: str, z: Block) -> str:
+    return f"MAX(0,{z.ref(i, j, here)})"
+
+
+def _a_relu(here: str, z: Block) -> str:
+    # MAX would aggregate the whole array; IF is element-wise.
+    return f"IF({z.whole(here)}>0,{z.whole(here)},0)"
 
 
 def _c_row_max(i: int, j: int, here: str, z: Block) -> str:
@@ -223,12 +241,118 @@ def _a_back_tanh(here: str, dz: Block, w: Block, a: Block) -> str:
     return f"MMULT({dz.whole(here)},TRANSPOSE({w.whole(here)}))*(1-{a.whole(here)}^2)"
 
 
+def _np_back_sigmoid(env: Env, dz: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return (dz @ w.T) * a * (1 - a)
+
+
+def _c_back_sigmoid(i: int, j: int, here: str, dz: Block, w: Block, a: Block) -> str:
+    ref = a.ref(i, j, here)
+    return f"SUMPRODUCT({dz.row_range(i, here)},{w.row_range(j, here)})*{ref}*(1-{ref})"
+
+
+def _a_back_sigmoid(here: str, dz: Block, w: Block, a: Block) -> str:
+    aw = a.whole(here)
+    return f"MMULT({dz.whole(here)},TRANSPOSE({w.whole(here)}))*{aw}*(1-{aw})"
+
+
+def _np_back_relu(env: Env, dz: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
+    # The derivative at 0 is taken as 0: A = MAX(0, Z) is 0 there, and A > 0 is FALSE in
+    # every engine, so Excel, LibreOffice and NumPy agree.
+    return (dz @ w.T) * (a > 0)
+
+
+def _c_back_relu(i: int, j: int, here: str, dz: Block, w: Block, a: Block) -> str:
+    row = f"SUMPRODUCT({dz.row_range(i, here)},{w.row_range(j, here)})"
+    return f"{row}*IF({a.ref(i, j, here)}>0,1,0)"
+
+
+def _a_back_relu(here: str, dz: Block, w: Block, a: Block) -> str:
+    return f"MMULT({dz.whole(here)},TRANSPOSE({w.whole(here)}))*IF({a.whole(here)}>0,1,0)"
+
+
 def _c_sgd(i: int, j: int, here: str, p: Block, g: Block) -> str:
     return f"{p.ref(i, j, here)}-{LR_NAME}*{g.ref(i, j, here)}"
 
 
 def _a_sgd(here: str, p: Block, g: Block) -> str:
     return f"{p.whole(here)}-{LR_NAME}*{g.whole(here)}"
+
+
+# --- optimizer state: momentum's velocity, Adam's moments and step count -------------------
+
+
+def _c_velocity(i: int, j: int, here: str, v: Block, g: Block) -> str:
+    return f"{MOMENTUM_NAME}*{v.ref(i, j, here)}+{g.ref(i, j, here)}"
+
+
+def _a_velocity(here: str, v: Block, g: Block) -> str:
+    return f"{MOMENTUM_NAME}*{v.whole(here)}+{g.whole(here)}"
+
+
+def _c_moment1(i: int, j: int, here: str, m: Block, g: Block) -> str:
+    return f"{BETA1_NAME}*{m.ref(i, j, here)}+(1-{BETA1_NAME})*{g.ref(i, j, here)}"
+
+
+def _a_moment1(here: str, m: Block, g: Block) -> str:
+    return f"{BETA1_NAME}*{m.whole(here)}+(1-{BETA1_NAME})*{g.whole(here)}"
+
+
+def _c_moment2(i: int, j: int, here: str, s: Block, g: Block) -> str:
+    return f"{BETA2_NAME}*{s.ref(i, j, here)}+(1-{BETA2_NAME})*{g.ref(i, j, here)}^2"
+
+
+def _a_moment2(here: str, s: Block, g: Block) -> str:
+    return f"{BETA2_NAME}*{s.whole(here)}+(1-{BETA2_NAME})*{g.whole(here)}^2"
+
+
+def _np_adam(env: Env, p: np.ndarray, m: np.ndarray, s: np.ndarray, t: np.ndarray):
+    step = float(t[0, 0])
+    m_hat = m / (1 - env.beta1**step)
+    s_hat = s / (1 - env.beta2**step)
+    return p - env.lr * m_hat / (np.sqrt(s_hat) + env.epsilon)
+
+
+def _adam_text(p: str, m: str, s: str, t: str) -> str:
+    m_hat = f"({m}/(1-{BETA1_NAME}^{t}))"
+    s_hat = f"({s}/(1-{BETA2_NAME}^{t}))"
+    return f"{p}-{LR_NAME}*{m_hat}/(SQRT({s_hat})+{EPS_NAME})"
+
+
+def _c_adam(i: int, j: int, here: str, p: Block, m: Block, s: Block, t: Block) -> str:
+    tref = t.ref(0, 0, here, row_abs=True, col_abs=True)
+    return _adam_text(p.ref(i, j, here), m.ref(i, j, here), s.ref(i, j, here), tref)
+
+
+def _a_adam(here: str, p: Block, m: Block, s: Block, t: Block) -> str:
+    return _adam_text(p.whole(here), m.whole(here), s.whole(here), t.whole(here))
+
+
+def _c_tick(i: int, j: int, here: str, t: Block) -> str:
+    return f"{t.ref(0, 0, here)}+1"
+
+
+# --- held-out evaluation ------------------------------------------------------------------
+
+
+def _np_test_accuracy(env: Env, pred: np.ndarray, label: np.ndarray) -> np.ndarray:
+    return np.array([[float((pred == label).sum()) / pred.shape[0]]])
+
+
+def _c_test_accuracy(i: int, j: int, here: str, pred: Block, label: Block) -> str:
+    # Divided by the count of held-out labels: n_samples is the training set's N.
+    lab = label.whole(here)
+    return f"SUMPRODUCT(({pred.whole(here)}={lab})*1)/COUNT({lab})"
+
+
+def _np_confusion(env: Env, label: np.ndarray, pred: np.ndarray, classes: np.ndarray):
+    c = classes[0]
+    return np.array([[float(((label[:, 0] == a) & (pred[:, 0] == b)).sum()) for b in c] for a in c])
+
+
+def _c_confusion(i: int, j: int, here: str, label: Block, pred: Block, classes: Block) -> str:
+    actual = classes.ref(0, i, here, row_abs=True, col_abs=True)
+    predicted = classes.ref(0, j, here, row_abs=True, col_abs=True)
+    return f"SUMPRODUCT(({label.whole(here)}={actual})*({pred.whole(here)}={predicted}))"
 
 
 # --- data preparation (written cell by cell in every layout) -------------------------------
@@ -263,6 +387,7 @@ OPS: dict[str, Op] = {
         Op("affine", "Z = X.W + b", lambda env, x, w, b: x @ w + b, _c_affine, _a_affine),
         Op("tanh", "A = tanh(Z)", lambda env, z: np.tanh(z), _c_tanh, _a_tanh),
         Op("sigmoid", "A = 1/(1+exp(-clamp(Z, +-700)))", _np_sigmoid, _c_sigmoid, _a_sigmoid),
+        Op("relu", "A = max(0, Z)", _np_relu, _c_relu, _a_relu),
         Op("row_max", "the largest Z of each sample",
            lambda env, z: z.max(axis=1, keepdims=True), _c_row_max),
         Op("exp_shift", "E = exp(Z - the row's largest Z)", lambda env, z, m: np.exp(z - m),
@@ -283,8 +408,26 @@ OPS: dict[str, Op] = {
            _a_grad_w),
         Op("grad_b", "db = sum dZ / N", lambda env, dz: dz.sum(axis=0, keepdims=True) / env.n,
            _c_grad_b, _a_grad_b),
-        Op("back_tanh", "dZ1 = (dZ2 . W2') * (1 - A1^2)", _np_back_tanh, _c_back_tanh,
+        Op("back_tanh", "dZ = (dZ_next . W_next') * (1 - A^2)", _np_back_tanh, _c_back_tanh,
            _a_back_tanh),
+        Op("back_sigmoid", "dZ = (dZ_next . W_next') * A * (1 - A)", _np_back_sigmoid,
+           _c_back_sigmoid, _a_back_sigmoid),
+        Op("back_relu", "dZ = (dZ_next . W_next') * (1 if A > 0 else 0)", _np_back_relu,
+           _c_back_relu, _a_back_relu),
+        Op("velocity", "V = momentum * V of the previous epoch + dP",
+           lambda env, v, g: env.momentum * v + g, _c_velocity, _a_velocity),
+        Op("moment1", "M = adam_beta1 * M of the previous epoch + (1 - adam_beta1) * dP",
+           lambda env, m, g: env.beta1 * m + (1 - env.beta1) * g, _c_moment1, _a_moment1),
+        Op("moment2", "S = adam_beta2 * S of the previous epoch + (1 - adam_beta2) * dP^2",
+           lambda env, s, g: env.beta2 * s + (1 - env.beta2) * g**2, _c_moment2, _a_moment2),
+        Op("tick", "t = t of the previous epoch + 1 (Adam's step count)",
+           lambda env, t: t + 1, _c_tick),
+        Op("adam", "New P = P - learning_rate * (M / (1 - adam_beta1^t)) / "
+           "(sqrt(S / (1 - adam_beta2^t)) + adam_epsilon)", _np_adam, _c_adam, _a_adam),
+        Op("test_accuracy", "share of held-out samples whose prediction is the label",
+           _np_test_accuracy, _c_test_accuracy),
+        Op("confusion", "samples of actual class (row) predicted as class (column), last epoch",
+           _np_confusion, _c_confusion),
         Op("sgd", "New P = P - learning_rate * dP", lambda env, p, g: p - env.lr * g, _c_sgd,
            _a_sgd),
         Op("col_mean", "mean of each raw column", lambda env, r: r.mean(axis=0, keepdims=True),

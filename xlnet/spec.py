@@ -2,56 +2,122 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MODELS = ("logreg", "mlp")
 OUTPUTS = ("softmax", "sigmoid")
 LAYOUTS = ("cells", "arrays")
+ACTIVATIONS = ("tanh", "sigmoid", "relu")
+OPTIMIZERS = ("sgd", "momentum", "adam")
 
 DEFAULT_EPOCHS = 20  # the book trains its logistic regressor for 20 epochs
 DEFAULT_LR = 1.0  # the book's learning rate
 DEFAULT_HIDDEN = 5  # the book's two-layer net
 DEFAULT_SEED = 0
+# PyTorch's and Keras's defaults, which fast.ai's spreadsheet uses too.
+DEFAULT_MOMENTUM = 0.9
+DEFAULT_BETA1 = 0.9
+DEFAULT_BETA2 = 0.999
+DEFAULT_EPSILON = 1e-8
 
 # Bounds keep a build inside what a spreadsheet (1,048,576 rows) and a verify can carry.
 MAX_EPOCHS = 1000
 MAX_HIDDEN = 64
+MAX_LAYERS = 8  # hidden layers
 MAX_LR = 1e6
 MAX_SEED = 2**32 - 1
+MAX_TEST_FRACTION = 0.9
 
 
 class SpecError(ValueError):
     """A setting outside what xlnet can build."""
 
 
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Hidden layer sizes from "5" or "8,4" (also "8x4", as sweeps write a deep candidate)."""
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise SpecError(f"hidden sizes must be whole numbers like 5 or 8,4, got {text!r}") from None
+    return sizes
+
+
 @dataclass(frozen=True)
 class Spec:
     model: str = "logreg"
     output: str = "softmax"
-    hidden: int = DEFAULT_HIDDEN
+    hidden: tuple[int, ...] | int = (DEFAULT_HIDDEN,)
     epochs: int = DEFAULT_EPOCHS
     lr: float = DEFAULT_LR
     seed: int = DEFAULT_SEED
     layout: str = "cells"
+    activation: str = "tanh"
+    optimizer: str = "sgd"
+    momentum: float = DEFAULT_MOMENTUM
+    beta1: float = DEFAULT_BETA1
+    beta2: float = DEFAULT_BETA2
+    epsilon: float = DEFAULT_EPSILON
+    test_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.hidden, int) and not isinstance(self.hidden, bool):
+            object.__setattr__(self, "hidden", (self.hidden,))
         if self.model not in MODELS:
             raise SpecError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.output not in OUTPUTS:
             raise SpecError(f"unknown output {self.output!r}; choose one of {', '.join(OUTPUTS)}")
         if self.layout not in LAYOUTS:
             raise SpecError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
+        if self.activation not in ACTIVATIONS:
+            raise SpecError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise SpecError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise SpecError(f"epochs must be an integer from 1 to {MAX_EPOCHS}, got {self.epochs}")
-        if not isinstance(self.hidden, int) or not 1 <= self.hidden <= MAX_HIDDEN:
-            raise SpecError(f"hidden must be an integer from 1 to {MAX_HIDDEN}, got {self.hidden}")
+        hidden = self.hidden
+        if (
+            not isinstance(hidden, tuple)
+            or not 1 <= len(hidden) <= MAX_LAYERS
+            or not all(isinstance(h, int) and 1 <= h <= MAX_HIDDEN for h in hidden)
+        ):
+            raise SpecError(
+                f"hidden must be 1 to {MAX_LAYERS} layer sizes, each from 1 to {MAX_HIDDEN}, "
+                f"got {hidden}"
+            )
         lr = float(self.lr)
         if not 0 < lr < MAX_LR:
             raise SpecError(f"learning rate must be a positive number below {MAX_LR:g}, got {lr}")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise SpecError(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
+        for name in ("momentum", "beta1", "beta2"):
+            v = float(getattr(self, name))
+            if not 0 <= v < 1:
+                raise SpecError(f"{name} must be from 0 up to (not including) 1, got {v:g}")
+        eps = float(self.epsilon)
+        if not 0 < eps < 1:
+            raise SpecError(f"epsilon must be a positive number below 1, got {eps:g}")
+        tf = float(self.test_fraction)
+        if not (math.isfinite(tf) and 0 <= tf <= MAX_TEST_FRACTION):
+            raise SpecError(f"test fraction must be from 0 to {MAX_TEST_FRACTION:g}, got {tf:g}")
 
     @property
     def layers(self) -> int:
-        """Number of weight layers: 1 for the logistic regressor, 2 for the net."""
-        return 1 if self.model == "logreg" else 2
+        """Number of weight layers: 1 for the logistic regressor, hidden layers + 1 for a net."""
+        return 1 if self.model == "logreg" else len(self.hidden) + 1
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """The hidden layers' sizes; none for the logistic regressor."""
+        assert isinstance(self.hidden, tuple)
+        return () if self.model == "logreg" else self.hidden
+
+    @property
+    def hidden_text(self) -> str:
+        assert isinstance(self.hidden, tuple)
+        return ",".join(str(h) for h in self.hidden)

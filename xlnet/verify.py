@@ -13,22 +13,34 @@ import numpy as np
 from . import a1
 from .evaluate import EMPTY, EvalError, Result, evaluate, from_cached, is_error
 from .layout import (
+    BETA1_NAME,
+    BETA2_NAME,
     DATA,
     DATA_TOP,
+    EPS_NAME,
     INIT,
     LABEL_COL,
     LR_NAME,
+    MOMENTUM_NAME,
     N_NAME,
     SETTINGS,
     SHEETS,
+    TEST,
     Block,
     Layout,
     setting_block,
 )
-from .ops import Env
-from .program import DATA_TENSORS, INPUTS, SUMMARY_TENSORS, Program, build_program
+from .program import TEST_PREFIX, Program, build_program
 from .reference import FD_TOLERANCE, Inputs, Key, gradient_check, train
-from .spec import Spec, SpecError
+from .spec import (
+    DEFAULT_BETA1,
+    DEFAULT_BETA2,
+    DEFAULT_EPSILON,
+    DEFAULT_MOMENTUM,
+    Spec,
+    SpecError,
+    parse_hidden,
+)
 from .xlsxio import Book, BookError, read_book, read_cached
 
 # Norm-wise relative error of a block: |got - expected| <= TOLERANCE * max(max|block|, 1) for
@@ -49,7 +61,7 @@ LOCAL_TOLERANCE = 1e-9
 PERTURB = {"formulas": 0.0, "libreoffice": 1e-14}  # formulas: the exact doubles it computed
 SLACK = 10.0
 # Steps whose result is exact (a comparison, a count, a copy): never any slack.
-EXACT_OPS = ("onehot", "accuracy", "copy")
+EXACT_OPS = ("onehot", "accuracy", "test_accuracy", "confusion", "tick", "copy")
 # NumPy's own run is sensitive from the epoch where weights moved by a few units in the last
 # place change some block by more than this (relative to the block's largest value).
 CHAOS = 1e-12
@@ -227,15 +239,24 @@ def read_run(book: Book) -> Run:
             raise BookError(f"{book.path}: Settings {key} must be a number, got {v!r}")
         return float(v)
 
+    def hidden() -> tuple[int, ...]:
+        v = setting("hidden")
+        if isinstance(v, str):
+            return parse_hidden(v)
+        return (whole("hidden", 1),)
+
     try:
         model = str(setting("model"))
+        optimizer = str(setting("optimizer"))
         spec = Spec(
             model=model,
             output=str(setting("output")),
-            hidden=whole("hidden", 1) if model == "mlp" else 5,
+            hidden=hidden() if model == "mlp" else 5,
+            activation=str(setting("activation")) if model == "mlp" else "tanh",
             epochs=whole("epochs", 1),
             seed=whole("seed", 0),
             layout=str(setting("layout")),
+            optimizer=optimizer,
         )
     except SpecError as exc:
         raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
@@ -243,14 +264,30 @@ def read_run(book: Book) -> Run:
     lr, n_div = number(LR_NAME), number(N_NAME)
     if n_div <= 0:
         raise BookError(f"{book.path}: Settings {N_NAME} must be positive, got {n_div:g}")
+    # The optimizer's hyperparameters are inputs like the learning rate: read as entered.
+    hyper = {MOMENTUM_NAME: DEFAULT_MOMENTUM, BETA1_NAME: DEFAULT_BETA1,
+             BETA2_NAME: DEFAULT_BETA2, EPS_NAME: DEFAULT_EPSILON}  # fmt: skip
+    used = {"momentum": (MOMENTUM_NAME,), "adam": (BETA1_NAME, BETA2_NAME, EPS_NAME)}
+    for key in used.get(optimizer, ()):
+        hyper[key] = number(key)
+
+    def count_samples(sheet: str) -> int:
+        values = book.sheet(sheet).values
+        n = 0
+        while (DATA_TOP + n, LABEL_COL) in values:
+            n += 1
+        if n == 0:
+            raise BookError(f"{book.path}: the {sheet} sheet holds no samples")
+        return n
+
+    n = count_samples(DATA)
+    n_test = count_samples(TEST) if TEST.upper() in {s.upper() for s in book.sheets} else 0
+    program = build_program(spec, n, f, k, n_test)
+    try:
+        layout = Layout(program)
+    except SpecError as exc:
+        raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
     data = book.sheet(DATA).values
-    n = 0
-    while (DATA_TOP + n, LABEL_COL) in data:
-        n += 1
-    if n == 0:
-        raise BookError(f"{book.path}: the Data sheet holds no samples")
-    program = build_program(spec, n, f, k)
-    layout = Layout(program)
 
     def numbers(sheet_values, block: Block, what: str) -> np.ndarray:
         out = np.empty((block.nrows, block.ncols))
@@ -264,16 +301,27 @@ def read_run(book: Book) -> Run:
             out[i, j] = float(v)
         return out
 
+    test: dict[str, np.ndarray | None] = {"Raw": None, "Label": None}
+    if n_test:
+        tv = book.sheet(TEST).values
+        test = {n: numbers(tv, layout.block(TEST_PREFIX + n), "held-out " + n.lower())
+                for n in test}  # fmt: skip
     inputs = Inputs(
         raw=numbers(data, layout.block("Raw"), "raw data"),
         label=numbers(data, layout.block("Label"), "label"),
         classes=numbers(data, layout.block("Classes"), "class value"),
         init={
-            p: numbers(book.sheet(INIT).values, layout.block("New " + p, 0), p)
-            for p in program.params
+            p: numbers(book.sheet(INIT).values, layout.block(program.carried(p), 0), p)
+            for p in program.initial
         },
         lr=lr,
         n=n_div,
+        test_raw=test["Raw"],
+        test_label=test["Label"],
+        momentum=hyper[MOMENTUM_NAME],
+        beta1=hyper[BETA1_NAME],
+        beta2=hyper[BETA2_NAME],
+        epsilon=hyper[EPS_NAME],
     )
     return Run(program, layout, inputs)
 
@@ -281,11 +329,12 @@ def read_run(book: Book) -> Run:
 def blocks_to_check(run: Run) -> list[tuple[str, int | None, Block]]:
     p, layout = run.program, run.layout
     out: list[tuple[str, int | None, Block]] = [
-        (n, None, layout.block(n)) for n in DATA_TENSORS if n not in INPUTS
+        (s.out, None, layout.block(s.out)) for s in p.data_steps
     ]
     for e in range(1, p.spec.epochs + 1):
         out += [(s.out, e, layout.block(s.out, e)) for s in p.epoch_steps]
-    out += [(n, None, layout.block(n)) for n in SUMMARY_TENSORS]
+    out += [(n, None, layout.block(n)) for n in p.summary]
+    out += [(s.out, None, layout.block(s.out)) for s in p.final_steps]
     return out
 
 
@@ -327,7 +376,7 @@ def compare(
                 after_failure = any(c.status == "FAIL" for c in checks)
                 chaotic = (
                     chaos is not None
-                    and name not in DATA_TENSORS
+                    and name not in run.program.data_tensors
                     and (epoch is None or epoch >= chaos)
                 )
                 if after_failure or chaotic:
@@ -346,6 +395,9 @@ def chaos_epoch(run: Run) -> int | None:
     for trial in range(3):
         init = {}
         for p, w in run.inputs.init.items():
+            if p not in run.program.params:  # optimizer state starts at exact zeros
+                init[p] = w
+                continue
             signs = 1.0 if trial == 0 else -1.0 if trial == 1 else rng.choice((-1.0, 1.0), w.shape)
             init[p] = w * (1 + 4 * 2.0**-52 * signs) + signs * 4 * 2.0**-1074
         shaken = train(run.program, replace(run.inputs, init=init))
@@ -361,10 +413,16 @@ def chaos_epoch(run: Run) -> int | None:
     return first
 
 
+def _steps_of(program: Program, epoch: int | None):
+    if epoch is None:
+        return (*program.data_steps, *program.final_steps)
+    return program.epoch_steps
+
+
 def _is_copy(run: Run, name: str, epoch: int | None) -> bool:
-    if name in SUMMARY_TENSORS:
+    if name in run.program.summary:
         return True
-    steps = run.program.data_steps if epoch is None else run.program.epoch_steps
+    steps = _steps_of(run.program, epoch)
     step = next((s for s in steps if s.out == name), None)
     return step is not None and step.op.name == "copy"
 
@@ -418,17 +476,19 @@ def _local_expected(
     """The block's own step applied to what the engine holds in the blocks it reads, and per
     cell the slack that the rounding of those values allows."""
     program, layout = run.program, run.layout
-    env = Env(run.inputs.lr, run.inputs.n)
-    if name in SUMMARY_TENSORS:
-        per_epoch = SUMMARY_TENSORS[name]
+    env = run.inputs.env()
+    if name in program.summary:
+        per_epoch = program.summary[name]
         epochs = range(1, program.spec.epochs + 1)
         values = np.vstack([reader.read(layout.block(per_epoch, e)) for e in epochs])
         return values, np.zeros_like(values)
-    steps = program.data_steps if epoch is None else program.epoch_steps
-    step = next((s for s in steps if s.out == name), None)
+    step = next((s for s in _steps_of(program, epoch) if s.out == name), None)
     if step is None:
         return None
-    if epoch is None:
+    if step in program.final_steps:
+        last = program.spec.epochs
+        args = [reader.read(layout.block(*program.locate(a, last))) for a in step.args]
+    elif epoch is None:
         args = [reader.read(layout.block(a.name)) for a in step.args]
     else:
         args = [reader.read(layout.block(*program.locate(a, epoch))) for a in step.args]

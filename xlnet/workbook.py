@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,23 +13,29 @@ import numpy as np
 import xlsxwriter
 
 from . import __version__
-from .data import Dataset
+from .data import Dataset, split
 from .layout import (
     ABOUT,
+    BETA1_NAME,
+    BETA2_NAME,
     DATA,
     DATA_TOP,
+    EPS_NAME,
     EXERCISE_ROWS,
+    HYPER_NAMES,
     INIT,
     LR_NAME,
+    MOMENTUM_NAME,
     N_NAME,
     SETTING_ROWS,
     SETTINGS,
     SUMMARY,
+    TEST,
     TRAIN,
     Block,
     Layout,
 )
-from .program import SUMMARY_TENSORS, Program, build_program
+from .program import TEST_PREFIX, Program, build_program
 from .reference import Inputs, Key, initial_params, train
 from .spec import Spec
 
@@ -43,9 +50,10 @@ class BuildResult:
     formula_cells: int
     final_loss: float
     final_accuracy: float
+    final_test_accuracy: float | None = None
 
 
-def inputs_for(program: Program, dataset: Dataset, spec: Spec) -> Inputs:
+def inputs_for(program: Program, dataset: Dataset, spec: Spec, test: Dataset | None = None):
     return Inputs(
         raw=dataset.features,
         label=dataset.labels[:, None],
@@ -53,7 +61,51 @@ def inputs_for(program: Program, dataset: Dataset, spec: Spec) -> Inputs:
         init=initial_params(program, spec.seed),
         lr=float(spec.lr),
         n=float(dataset.n),
+        test_raw=None if test is None else test.features,
+        test_label=None if test is None else test.labels[:, None],
+        momentum=float(spec.momentum),
+        beta1=float(spec.beta1),
+        beta2=float(spec.beta2),
+        epsilon=float(spec.epsilon),
     )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A spec and dataset made ready to write: the split, the program, its layout, the run."""
+
+    spec: Spec
+    dataset: Dataset  # the samples trained on
+    test: Dataset | None
+    program: Program
+    layout: Layout
+    inputs: Inputs
+    values: dict[Key, np.ndarray]
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.values[("Loss", self.spec.epochs)][0, 0])
+
+    @property
+    def final_accuracy(self) -> float:
+        return float(self.values[("Accuracy", self.spec.epochs)][0, 0])
+
+    @property
+    def final_test_accuracy(self) -> float | None:
+        key = (TEST_PREFIX + "Accuracy", self.spec.epochs)
+        return float(self.values[key][0, 0]) if key in self.values else None
+
+
+def prepare(spec: Spec, dataset: Dataset) -> Prepared:
+    """Split off the held-out samples (if asked), lay the run out and train NumPy on it."""
+    train_set, test = dataset, None
+    if spec.test_fraction > 0:
+        train_set, test = split(dataset, spec.test_fraction, spec.seed)
+    n_test = 0 if test is None else test.n
+    program = build_program(spec, train_set.n, train_set.f, train_set.k, n_test)
+    layout = Layout(program)
+    inputs = inputs_for(program, train_set, spec, test)
+    return Prepared(spec, train_set, test, program, layout, inputs, train(program, inputs))
 
 
 @dataclass(frozen=True)
@@ -66,21 +118,19 @@ class Blanks:
 
 
 def build(
-    spec: Spec, dataset: Dataset, out: str | Path, blanks: Blanks | None = None
+    spec: Spec,
+    dataset: Dataset,
+    out: str | Path,
+    blanks: Blanks | None = None,
+    extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
 ) -> BuildResult:
     """Train the NumPy reference and write the workbook to `out`, atomically; with `blanks`,
-    an exercise whose blank blocks the student fills."""
-    program = build_program(spec, dataset.n, dataset.f, dataset.k)
-    layout = Layout(program)
-    inputs = inputs_for(program, dataset, spec)
-    values = train(program, inputs)
+    an exercise whose blank blocks the student fills; `extra(workbook, formats)` adds sheets
+    of its own (a sweep's results) after About."""
+    run = prepare(spec, dataset)
     out = Path(out)
-    count = atomic_write(
-        out, lambda tmp: _write(tmp, program, layout, dataset, inputs, values, blanks)
-    )
-    e = spec.epochs
-    return BuildResult(out, count, float(values[("Loss", e)][0, 0]),
-                       float(values[("Accuracy", e)][0, 0]))  # fmt: skip
+    count = atomic_write(out, lambda tmp: _write(tmp, run, blanks, extra))
+    return BuildResult(out, count, run.final_loss, run.final_accuracy, run.final_test_accuracy)
 
 
 def atomic_write(out: Path, write):
@@ -103,21 +153,44 @@ def atomic_write(out: Path, write):
 
 class _Writer:
     def __init__(
-        self, path: str, program: Program, layout: Layout, blanks: Blanks | None = None
-    ) -> None:
+        self, path: str, program: Program, layout: Layout, blanks: Blanks | None = None,
+        extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
+    ) -> None:  # fmt: skip
         self.program, self.layout, self.blanks = program, layout, blanks
         self.wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False})
         self.wb.set_properties(
             {"title": "xlnet training workbook", "creator": "xlnet", "created": FIXED_TIME}
         )
-        self.sheets = {name: self.wb.add_worksheet(name) for name in
-                       (ABOUT, SUMMARY, SETTINGS, DATA, INIT, TRAIN)}  # fmt: skip
+        self.sheets = {ABOUT: self.wb.add_worksheet(ABOUT)}
         self.bold = self.wb.add_format({"bold": True})
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.num = self.wb.add_format({"num_format": NUMBER_FORMAT})
+        if extra is not None:
+            extra(self.wb, {"bold": self.bold, "title": self.title, "num": self.num})
+        names = [SUMMARY, SETTINGS, DATA, *([TEST] if program.dims.n_test else []), INIT, TRAIN]
+        self.sheets.update({name: self.wb.add_worksheet(name) for name in names})
         self.input = self.wb.add_format({"num_format": "General", "bg_color": "#FFF2CC"})
         self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
         self.formulas = 0
+        self._class_formats: dict = {}
+
+    def class_format(self, dataset: Dataset, j: int, bold: bool = False):
+        """Shows class j's value as "Cultivar 1", or a text class's name (the cell holds its
+        code)."""
+        key = (j, bold)
+        if key not in self._class_formats:
+            if dataset.class_names:
+                name = dataset.class_names[j].replace('"', "'")
+                shown = f'"{name}"'
+            else:
+                shown = f'"{dataset.target_name.replace(chr(34), chr(39))} "General'
+            props: dict = {"num_format": shown}
+            if bold:
+                props["bold"] = True
+            else:
+                props["bg_color"] = "#FFF2CC"
+            self._class_formats[key] = self.wb.add_format(props)
+        return self._class_formats[key]
 
     def text(self, sheet: str, row: int, col: int, value, fmt=None) -> None:
         self.sheets[sheet].write(row, col, value, fmt)
@@ -146,19 +219,20 @@ class _Writer:
         self.formulas += block.nrows * block.ncols
 
 
-def _write(
-    path: str,
-    program: Program,
-    layout: Layout,
-    dataset: Dataset,
-    inputs: Inputs,
-    values: dict[Key, np.ndarray],
-    blanks: Blanks | None = None,
-) -> int:
-    w = _Writer(path, program, layout, blanks)
+def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None) -> int:
+    program, layout, dataset, inputs, values = (
+        run.program,
+        run.layout,
+        run.dataset,
+        run.inputs,
+        run.values,
+    )
+    w = _Writer(path, program, layout, blanks, extra)
     spec = program.spec
-    _write_settings(w, program, layout, inputs)
+    _write_settings(w, program, layout, inputs, dataset)
     _write_data(w, program, layout, dataset, values)
+    if run.test is not None:
+        _write_test(w, program, layout, run.test, values)
     _write_init(w, program, layout, values)
     _write_train(w, program, layout, values)
     _write_summary(w, program, layout, values)
@@ -173,27 +247,43 @@ def _write(
     return w.formulas
 
 
-def _setting_values(program: Program, inputs: Inputs) -> dict[str, object]:
-    """The value of each row of the Settings sheet (hidden is 0 for the logistic regressor)."""
+def _setting_values(program: Program, inputs: Inputs, dataset: Dataset) -> dict[str, object]:
+    """The value of each row of the Settings sheet (hidden is 0 for the logistic regressor;
+    one hidden layer's size is a number, several are text like "8,4")."""
     spec, d = program.spec, program.dims
+    hidden: object = 0
+    if spec.model == "mlp":
+        hidden = d.hidden[0] if len(d.hidden) == 1 else spec.hidden_text
+    source = f"{dataset.source or 'wine.csv'}, class column {dataset.target_name}"
     return {
-        "model": spec.model, "output": spec.output,
-        "hidden": spec.hidden if spec.model == "mlp" else 0, "epochs": spec.epochs,
-        LR_NAME: inputs.lr, N_NAME: inputs.n, "seed": spec.seed, "layout": spec.layout,
+        "model": spec.model, "output": spec.output, "hidden": hidden,
+        "activation": spec.activation if spec.model == "mlp" else "-", "epochs": spec.epochs,
+        LR_NAME: inputs.lr, N_NAME: inputs.n, "optimizer": spec.optimizer,
+        MOMENTUM_NAME: inputs.momentum, BETA1_NAME: inputs.beta1, BETA2_NAME: inputs.beta2,
+        EPS_NAME: inputs.epsilon, "seed": spec.seed, "layout": spec.layout,
+        "test_fraction": float(spec.test_fraction), "data": source,
         "features": d.f, "classes": d.k, "version": __version__,
     }  # fmt: skip
 
 
-def _write_settings(w: _Writer, program: Program, layout: Layout, inputs: Inputs) -> None:
-    value = _setting_values(program, inputs)
+def _used_hyper(spec: Spec) -> tuple[str, ...]:
+    """The hyperparameter cells the chosen optimizer's formulas read."""
+    return {"sgd": (), "momentum": (MOMENTUM_NAME,),
+            "adam": (BETA1_NAME, BETA2_NAME, EPS_NAME)}[spec.optimizer]  # fmt: skip
+
+
+def _write_settings(
+    w: _Writer, program: Program, layout: Layout, inputs: Inputs, dataset: Dataset
+) -> None:
+    value = _setting_values(program, inputs, dataset)
+    inputs_here = (LR_NAME, N_NAME, *_used_hyper(program.spec))
     ws = w.sheets[SETTINGS]
     for col, head in enumerate(("Setting", "Value", "Meaning")):
         ws.write(0, col, head, w.bold)
     for key, label, meaning in SETTING_ROWS:
         b = layout.setting(key)
         ws.write(b.row, 0, label)
-        fmt = w.input if key in (LR_NAME, N_NAME) else None
-        ws.write(b.row, 1, value[key], fmt)
+        ws.write(b.row, 1, value[key], w.input if key in inputs_here else None)
         ws.write(b.row, 2, meaning)
     if w.blanks is not None:
         extra = {"given": ",".join(w.blanks.given) or "none", "student": w.blanks.student}
@@ -202,7 +292,7 @@ def _write_settings(w: _Writer, program: Program, layout: Layout, inputs: Inputs
             ws.write(b.row, 0, label)
             ws.write_string(b.row, 1, extra[key])
             ws.write(b.row, 2, meaning)
-    for name in (LR_NAME, N_NAME):
+    for name in (LR_NAME, N_NAME, *HYPER_NAMES):
         w.wb.define_name(name, "=" + layout.setting(name).a1)
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 12)
@@ -224,14 +314,45 @@ def _write_data(
     for j, name in enumerate(dataset.feature_names):
         ws.write(header, raw.col + j, name, w.bold)
         ws.write(header, x.col + j, name, w.bold)
-    # The class values are the one-hot headers; the format shows them as "Cultivar 1" etc.
-    label_fmt = w.wb.add_format({"bold": True, "num_format": f'"{dataset.target_name} "General'})
+    # The class values are the one-hot headers; the format shows them as "Cultivar 1" etc.,
+    # or, for text classes (coded 1..K), as their names.
     classes = layout.block("Classes")
     for j, c in enumerate(dataset.classes):
-        ws.write_number(classes.row, classes.col + j, c, label_fmt)
-    w.numbers(label, values[("Label", None)])
+        ws.write_number(classes.row, classes.col + j, c, w.class_format(dataset, j, bold=True))
+    _write_labels(w, label, values[("Label", None)], dataset)
     w.numbers(raw, values[("Raw", None)])
-    _write_steps(w, program, layout, program.data_steps, None, values)
+    steps = [s for s in program.data_steps if not s.out.startswith(TEST_PREFIX)]
+    _write_steps(w, program, layout, steps, None, values)
+    ws.freeze_panes(DATA_TOP, 1)
+
+
+def _write_labels(w: _Writer, block: Block, labels: np.ndarray, dataset: Dataset) -> None:
+    """The class column (inputs); text classes show their names over the codes they hold."""
+    if not dataset.class_names:
+        w.numbers(block, labels)
+        return
+    ws = w.sheets[block.sheet]
+    for i, _, r, c in block.cells():
+        v = float(labels[i, 0])
+        ws.write_number(r, c, v, w.class_format(dataset, dataset.classes.index(v)))
+
+
+def _write_test(
+    w: _Writer, program: Program, layout: Layout, test: Dataset, values: dict[Key, np.ndarray]
+) -> None:
+    ws = w.sheets[TEST]
+    raw, label, x = (layout.block(TEST_PREFIX + n) for n in ("Raw", "Label", "X"))
+    ws.write(0, 0, "Held-out samples (inputs): never trained on", w.bold)
+    ws.write(0, x.col, "Normalised with the training set's mean and std (Data sheet)", w.bold)
+    header = DATA_TOP - 1
+    ws.write(header, 0, test.target_name, w.bold)
+    for j, name in enumerate(test.feature_names):
+        ws.write(header, raw.col + j, name, w.bold)
+        ws.write(header, x.col + j, name, w.bold)
+    _write_labels(w, label, values[(TEST_PREFIX + "Label", None)], test)
+    w.numbers(raw, values[(TEST_PREFIX + "Raw", None)])
+    steps = [s for s in program.data_steps if s.out.startswith(TEST_PREFIX)]
+    _write_steps(w, program, layout, steps, None, values)
     ws.freeze_panes(DATA_TOP, 1)
 
 
@@ -239,11 +360,14 @@ def _write_init(
     w: _Writer, program: Program, layout: Layout, values: dict[Key, np.ndarray]
 ) -> None:
     ws = w.sheets[INIT]
-    ws.write(0, 0, f"Initial weights (inputs, Glorot-uniform, seed {program.spec.seed})", w.bold)
-    for p in program.params:
-        b = layout.block("New " + p, 0)
+    title = f"Initial weights (inputs, Glorot-uniform, seed {program.spec.seed})"
+    if program.state:
+        title += f" and {program.spec.optimizer}'s initial state (zeros)"
+    ws.write(0, 0, title, w.bold)
+    for p in program.initial:
+        b = layout.block(program.carried(p), 0)
         ws.write(b.row - 1, b.col, p, w.bold)
-        w.numbers(b, values[("New " + p, 0)])
+        w.numbers(b, values[(program.carried(p), 0)])
 
 
 def _write_steps(w: _Writer, program: Program, layout: Layout, steps, epoch, values) -> None:
@@ -292,38 +416,64 @@ def _write_summary(
 ) -> None:
     ws = w.sheets[SUMMARY]
     e = program.spec.epochs
-    for col, head in enumerate(("Epoch", "Loss", "Accuracy")):
-        ws.write(0, col, head, w.bold)
+    ws.write(0, 0, "Epoch", w.bold)
     epochs = layout.summary_epoch_block()
     for i in range(e):
         ws.write_number(epochs.row + i, epochs.col, i + 1)
-    for name, per_epoch in SUMMARY_TENSORS.items():
+    chart = w.wb.add_chart({"type": "line"})
+    cats = [SUMMARY, epochs.row, epochs.col, epochs.row + e - 1, epochs.col]
+    for name, per_epoch in program.summary.items():
         block = layout.block(name)
+        ws.write(0, block.col, per_epoch, w.bold)
 
         def formula(i: int, j: int, per_epoch=per_epoch) -> str:
             return layout.block(per_epoch, i + 1).ref(0, 0, SUMMARY)
 
         cached = values[(name, None)] * (0 if w.blanks is not None else 1)
         w.formula_block(block, formula, cached)
-    chart = w.wb.add_chart({"type": "line"})
-    cats = [SUMMARY, epochs.row, epochs.col, epochs.row + e - 1, epochs.col]
-    loss, acc = layout.block("Summary Loss"), layout.block("Summary Accuracy")
-    chart.add_series(
-        {
-            "name": "Loss",
+        series = {
+            "name": per_epoch,
             "categories": cats,
-            "values": [SUMMARY, loss.row, loss.col, loss.row + e - 1, loss.col],
+            "values": [SUMMARY, block.row, block.col, block.row + e - 1, block.col],
         }
-    )
-    chart.add_series({"name": "Accuracy", "categories": cats, "y2_axis": True,
-                      "values": [SUMMARY, acc.row, acc.col, acc.row + e - 1, acc.col]})  # fmt: skip
-    chart.set_title({"name": "Training loss and accuracy"})
+        if per_epoch != "Loss":
+            series["y2_axis"] = True
+        chart.add_series(series)
+    held_out = program.dims.n_test > 0
+    chart.set_title(
+        {"name": "Train loss, train and test accuracy" if held_out else
+         "Training loss and accuracy"}
+    )  # fmt: skip
     chart.set_x_axis({"name": "Epoch"})
     chart.set_y_axis({"name": "Loss (mean over samples)"})
     chart.set_y2_axis({"name": "Accuracy", "min": 0, "max": 1})
     chart.set_size({"width": 720, "height": 400})
-    ws.insert_chart(1, 4, chart)
-    ws.set_column(0, 2, 12)
+    _write_confusion(w, program, layout, values)
+    ws.insert_chart(program.dims.k + 4, layout.confusion_col, chart)
+    ws.set_column(0, len(program.summary), 12)
+    ws.set_column(layout.confusion_col, layout.confusion_col, 16)
+
+
+def _write_confusion(
+    w: _Writer, program: Program, layout: Layout, values: dict[Key, np.ndarray]
+) -> None:
+    """The last epoch's confusion matrix: rows the actual class, columns the predicted one."""
+    ws = w.sheets[SUMMARY]
+    block = layout.block("Confusion")
+    which = "held-out (Test sheet)" if program.dims.n_test else "training"
+    ws.write(0, layout.confusion_col,
+             f"Confusion matrix, epoch {program.spec.epochs}, {which} samples: "
+             "rows actual class, columns predicted", w.bold)  # fmt: skip
+    ws.write(1, layout.confusion_col, "actual / predicted", w.bold)
+    for j in range(program.dims.k):
+        value = float(values[("Classes", None)][0, j])
+        ws.write_number(1, block.col + j, value, w.bold)
+        ws.write_number(block.row + j, layout.confusion_col, value, w.bold)
+    step = program.final_steps[0]
+    last = program.spec.epochs
+    args = [layout.block(*program.locate(a, last)) for a in step.args]
+    cached = values[("Confusion", None)] * (0 if w.blanks is not None else 1)
+    w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached)
 
 
 def _exercise_lines(w: _Writer, program: Program, layout: Layout) -> list[tuple[str, object]]:
@@ -354,17 +504,20 @@ def _write_about(
     w: _Writer, program: Program, layout: Layout, dataset: Dataset, inputs: Inputs
 ) -> None:
     spec, d = program.spec, program.dims
-    arch = (
-        f"logistic regressor, {d.f} -> {d.k}"
-        if spec.model == "logreg"
-        else f"two-layer net, {d.f} -> {d.h} (tanh) -> {d.k}"
-    )
+    if spec.model == "logreg":
+        arch = f"logistic regressor, {d.f} -> {d.k}"
+    else:
+        widths = " -> ".join(f"{h} ({spec.activation})" for h in d.hidden)
+        arch = f"{spec.layers}-layer net, {d.f} -> {widths} -> {d.k}"
+    optimizer = {"sgd": "gradient descent", "momentum": "gradient descent with momentum",
+                 "adam": "Adam"}[spec.optimizer]  # fmt: skip
+    held = f", {d.n_test} held out on the Test sheet" if d.n_test else ""
     lines: list[tuple[str, object]] = [
         ("title", "xlnet: a model trained in live formulas"),
         (
             "",
             f"Model: {arch}; output {spec.output}; {spec.epochs} epochs of full-batch "
-            f"gradient descent on {d.n} samples.",
+            f"{optimizer} on {d.n} samples{held}.",
         ),
         (
             "",
@@ -374,14 +527,33 @@ def _write_about(
         ),
         ("", ""),
         ("head", "Sheets"),
-        ("", "Summary: loss and accuracy per epoch, and their chart."),
+        (
+            "",
+            "Summary: loss and accuracy per epoch (and test accuracy, with held-out samples), "
+            "their chart, and the last epoch's confusion matrix.",
+        ),
         ("", "Settings: learning rate and sample count (inputs, yellow), the settings used."),
         (
             "",
             f"Data: the raw {dataset.target_name} data (inputs), one-hot targets Y and the "
             "z-score normalised features X, as formulas.",
         ),
-        ("", f"Init: the initial weights (inputs, seed {spec.seed})."),
+        *(
+            [
+                (
+                    "",
+                    "Test: the held-out samples (inputs), normalised with the training mean and "
+                    "std; each epoch scores them with that epoch's weights.",
+                )
+            ]
+            if d.n_test
+            else []
+        ),
+        (
+            "",
+            f"Init: the initial weights (inputs, seed {spec.seed})"
+            + (" and the optimizer's initial state (zeros)." if program.state else "."),
+        ),
         (
             "",
             f"Train: one band of rows per epoch, {layout.band_height} rows high, blocks left "
@@ -402,7 +574,13 @@ def _write_about(
         (
             "",
             "Z = X.W + b with one bias per unit; dZ = A - Y at the output; dW = A_in'.dZ / N; "
-            "db = sum(dZ) / N; New P = P - learning_rate * dP.",
+            "db = sum(dZ) / N; "
+            + {
+                "sgd": "New P = P - learning_rate * dP.",
+                "momentum": "V = momentum * V + dP, New P = P - learning_rate * V.",
+                "adam": "M = b1 M + (1-b1) dP, S = b2 S + (1-b2) dP^2, New P = P - "
+                "learning_rate * (M/(1-b1^t)) / (sqrt(S/(1-b2^t)) + epsilon), t = epoch.",
+            }[spec.optimizer],
         ),
         (
             "",
@@ -428,9 +606,12 @@ def _write_about(
         ("", ""),
         ("head", "Settings used"),
     ]
-    values = _setting_values(program, inputs)
+    values = _setting_values(program, inputs, dataset)
+    unused = set(HYPER_NAMES) - set(_used_hyper(spec))
+    if spec.model != "mlp":
+        unused |= {"hidden", "activation"}
     for key, label, _ in SETTING_ROWS:
-        if key == "hidden" and spec.model != "mlp":
+        if key in unused:
             continue
         lines.append(("", f"{label}: {values[key]}"))
     ws = w.sheets[ABOUT]

@@ -1,0 +1,226 @@
+"""Deeper nets, hidden activations and optimizers: written as formulas, recomputed by the
+evaluator and LibreOffice, held against NumPy; NumPy's optimizers against loops written here."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import openpyxl
+import pytest
+
+from xlnet.evaluate import evaluate
+from xlnet.layout import BETA1_NAME, MOMENTUM_NAME, TRAIN, Layout, setting_block
+from xlnet.program import build_program
+from xlnet.reference import (
+    FD_TOLERANCE,
+    gradient_check,
+    initial_params,
+    loss_and_grads,
+    run_data,
+    train,
+)
+from xlnet.spec import Spec, SpecError
+from xlnet.verify import FD_CHECK, read_run, verify
+from xlnet.workbook import build, inputs_for
+from xlnet.xlsxio import read_book
+
+EPOCHS = 3
+CASES = {
+    "deep-relu": dict(model="mlp", hidden=(4, 3), activation="relu"),
+    "sigmoid-arrays": dict(model="mlp", hidden=(3,), activation="sigmoid", layout="arrays"),
+    "three-layers-momentum": dict(model="mlp", hidden=(3, 2, 2), optimizer="momentum", lr=0.3),
+    "relu-adam-arrays": dict(model="mlp", hidden=(4, 3), activation="relu", optimizer="adam",
+                             layout="arrays", lr=0.05),
+    "logreg-adam-sigmoid": dict(model="logreg", optimizer="adam", output="sigmoid", lr=0.1),
+    "momentum-relu-arrays": dict(model="mlp", hidden=(3,), activation="relu",
+                                 optimizer="momentum", layout="arrays", lr=0.3),
+}  # fmt: skip
+LIBREOFFICE_CASES = ("relu-adam-arrays", "three-layers-momentum")
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory, wine):
+    folder = tmp_path_factory.mktemp("models")
+    out = {}
+    for name, kw in CASES.items():
+        out[name] = folder / f"{name}.xlsx"
+        build(Spec(epochs=EPOCHS, **kw), wine, out[name])
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_formulas_agree_with_numpy(books, case):
+    report = verify(books[case])
+    assert report.ok, report.table()
+    assert report.error_cells == [] and report.unchecked_formulas == 0
+    assert sum(b.cells for b in report.blocks if b.block != FD_CHECK) == report.formula_cells
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("case", LIBREOFFICE_CASES)
+def test_libreoffice_agrees_with_numpy(need_soffice, books, case):
+    report = verify(books[case], engine="libreoffice")
+    assert report.ok, report.table()
+    assert report.error_cells == []
+
+
+def test_the_file_says_what_it_is(books):
+    run = read_run(read_book(books["three-layers-momentum"]))
+    spec = run.program.spec
+    assert spec.hidden == (3, 2, 2) and spec.optimizer == "momentum"
+    assert run.program.params == ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
+    assert run.program.tensors["W2"] == (3, 2) and run.program.tensors["W4"] == (2, 3)
+    adam = read_run(read_book(books["relu-adam-arrays"])).program
+    assert adam.spec.activation == "relu"
+    assert "t" in adam.state and "M W1" in adam.state and "S b2" in adam.state
+
+
+def test_optimizer_state_is_visible_per_epoch(books):
+    """Each epoch shows the velocity (momentum) or both moments and t (Adam) as formulas."""
+    book = read_book(books["relu-adam-arrays"])
+    run = read_run(book)
+    result = evaluate(book)
+    for e in range(1, EPOCHS + 1):
+        t = run.layout.block("t", e)
+        assert result.value(TRAIN, t.row, t.col) == e
+        m = run.layout.block("M W1", e)
+        assert (result.index(TRAIN), m.row, m.col) in result.formulas
+    momentum = read_run(read_book(books["three-layers-momentum"]))
+    headers = read_book(books["three-layers-momentum"]).sheet(TRAIN).values
+    v = momentum.layout.block("V W3", 2)
+    assert headers[(v.row - 1, v.col)] == "V W3"
+
+
+@pytest.mark.parametrize(("case", "name", "value"),
+                         [("relu-adam-arrays", BETA1_NAME, 0.5),
+                          ("three-layers-momentum", MOMENTUM_NAME, 0.2)])  # fmt: skip
+def test_hyperparameters_are_live_input_cells(books, tmp_path, case, name, value):
+    """Changing the named cell recomputes the run; a formula with the value typed in (0.9)
+    would leave it unchanged and fail verify, which re-trains NumPy with the file's value."""
+    edited = tmp_path / "edited.xlsx"
+    shutil.copy(books[case], edited)
+    wb = openpyxl.load_workbook(edited)
+    b = setting_block(name)
+    assert wb[b.sheet].cell(b.row + 1, b.col + 1).value == 0.9
+    wb[b.sheet].cell(b.row + 1, b.col + 1).value = value
+    wb.save(edited)
+    report = verify(edited)
+    assert report.ok, report.table()
+    loss = read_run(read_book(edited)).layout.block("Loss", EPOCHS)
+    before = evaluate(read_book(books[case])).value(TRAIN, loss.row, loss.col)
+    after = evaluate(read_book(edited)).value(TRAIN, loss.row, loss.col)
+    assert abs(before - after) > 1e-6
+
+
+def _descend(program, data, params, n, epochs, update):
+    """Full-batch descent written out here, independent of program.py's update steps."""
+    params = {p: v.copy() for p, v in params.items()}
+    state: dict = {}
+    for t in range(1, epochs + 1):
+        _, grads = loss_and_grads(program, data, params, n)
+        for p in params:
+            params[p] = update(p, params[p], grads[p], state, t)
+    return params
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_optimizers_match_an_independent_loop(wine, optimizer):
+    lr, mu, b1, b2, eps = 0.1, 0.8, 0.85, 0.995, 1e-7
+    spec = Spec(model="mlp", hidden=(3,), epochs=6, lr=lr, optimizer=optimizer, momentum=mu,
+                beta1=b1, beta2=b2, epsilon=eps)  # fmt: skip
+    program = build_program(spec, wine.n, wine.f, wine.k)
+    inputs = inputs_for(program, wine, spec)
+    values = train(program, inputs)
+
+    def update(p, w, g, state, t):
+        if optimizer == "sgd":
+            return w - lr * g
+        if optimizer == "momentum":
+            state[p] = mu * state.get(p, 0.0) + g
+            return w - lr * state[p]
+        m = state[p + "m"] = b1 * state.get(p + "m", 0.0) + (1 - b1) * g
+        s = state[p + "s"] = b2 * state.get(p + "s", 0.0) + (1 - b2) * g * g
+        return w - lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+
+    init = {p: inputs.init[p] for p in program.params}
+    mine = _descend(program, run_data(program, inputs), init, inputs.n, 6, update)
+    for p in program.params:
+        np.testing.assert_allclose(values[("New " + p, 6)], mine[p], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+@pytest.mark.parametrize("hidden", [(3,), (4, 3), (3, 2, 2)])
+def test_gradients_match_finite_differences(wine, activation, hidden):
+    spec = Spec(model="mlp", hidden=hidden, activation=activation, epochs=1)
+    program = build_program(spec, wine.n, wine.f, wine.k)
+    worst, count = gradient_check(program, inputs_for(program, wine, spec))
+    assert count == sum(int(np.prod(program.tensors[p])) for p in program.params)
+    assert worst <= FD_TOLERANCE
+
+
+def test_a_wrong_derivative_fails_the_gradient_check(wine):
+    """The check can fail: a relu net back-propagated with tanh's derivative."""
+    spec = Spec(model="mlp", hidden=(4, 3), activation="relu", epochs=1)
+    program = build_program(spec, wine.n, wine.f, wine.k)
+    wrong = build_program(replace(spec, activation="tanh"), wine.n, wine.f, wine.k)
+    steps = tuple(
+        s
+        if not s.op.name.startswith("back_")
+        else next(w for w in wrong.epoch_steps if w.out == s.out)
+        for s in program.epoch_steps
+    )
+    program = replace(program, epoch_steps=steps)  # fmt: skip
+    worst, _ = gradient_check(program, inputs_for(program, wine, spec))
+    assert worst > 100 * FD_TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def kink_book(wine, tmp_path_factory):
+    """Biases of -100 kill every unit of the first layer, so the second layer's Z is exactly
+    its bias, 0: relu's kink."""
+    import xlnet.workbook as workbook
+
+    def dead_first_layer(program, seed):
+        params = initial_params(program, seed)
+        params["b1"] = np.full(params["b1"].shape, -100.0)
+        return params
+
+    path = tmp_path_factory.mktemp("kink") / "kink.xlsx"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(workbook, "initial_params", dead_first_layer)
+        build(Spec(model="mlp", hidden=(3, 2), activation="relu", epochs=2), wine, path)
+    return path
+
+
+def test_relu_derivative_at_zero_is_zero(kink_book):
+    run = read_run(read_book(kink_book))
+    values = train(run.program, run.inputs)
+    assert np.all(values[("Z2", 1)] == 0.0) and np.all(values[("A2", 1)] == 0.0)
+    assert np.all(values[("dZ2", 1)] == 0.0)  # the derivative at 0 is 0, not 1 or 1/2
+    report = verify(kink_book)
+    assert report.ok, report.table()
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_takes_relu_derivative_at_zero_as_zero(need_soffice, kink_book):
+    report = verify(kink_book, engine="libreoffice")
+    assert report.ok, report.table()
+
+
+def test_layer_bounds_are_checked():
+    with pytest.raises(SpecError, match="hidden"):
+        Spec(model="mlp", hidden=(4, 0))
+    with pytest.raises(SpecError, match="hidden"):
+        Spec(model="mlp", hidden=tuple([2] * 9))
+    with pytest.raises(SpecError, match="activation"):
+        Spec(model="mlp", activation="softplus")
+    with pytest.raises(SpecError, match="beta2"):
+        Spec(optimizer="adam", beta2=1.0)
+
+
+def test_layouts_past_the_sheet_are_refused_cleanly():
+    """Too many rows for one sheet is a SpecError (a one-line message), never a broken file."""
+    with pytest.raises(SpecError, match="rows"):
+        Layout(build_program(Spec(epochs=20), 100_000, 13, 3))

@@ -1,0 +1,148 @@
+"""Your own data: any numeric CSV with a class column, through the command line, both engines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xlnet.cli import EXIT_OK, EXIT_USAGE, main
+from xlnet.data import load_csv
+from xlnet.evaluate import evaluate
+from xlnet.layout import DATA, DATA_TOP
+from xlnet.verify import read_run, verify
+from xlnet.xlsxio import read_book
+
+SPECIES = ("setosa", "versicolor", "virginica")
+
+
+def _flowers(path, n_per_class=12, seed=0):
+    """An iris-like CSV: four measurements, a text class column in the middle of the header."""
+    rng = np.random.default_rng(seed)
+    lines = ["sepal length,sepal width,species,petal length,petal width (cm)"]
+    for k, name in enumerate(SPECIES):
+        for _ in range(n_per_class):
+            m = rng.normal(size=4) * 0.4 + np.array([5.0, 3.4, 1.5, 0.2]) * (1 + 0.4 * k)
+            lines.append(f"{m[0]:.2f},{m[1]:.2f},{name},{m[2]:.2f},{m[3]:.2f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def flowers(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("own")
+    csv = _flowers(folder / "flowers.csv")
+    out = folder / "flowers.xlsx"
+    code = main(["build", "mlp", "--hidden", "4", "--data", str(csv), "--target", "species",
+                 "--test-fraction", "0.25", "--epochs", "5", "-o", str(out)])  # fmt: skip
+    assert code == EXIT_OK
+    return csv, out
+
+
+def test_feature_names_become_headers(flowers):
+    _csv, out = flowers
+    run = read_run(read_book(out))
+    data = read_book(out).sheet(DATA).values
+    raw = run.layout.block("Raw")
+    names = [data[(DATA_TOP - 1, raw.col + j)] for j in range(raw.ncols)]
+    assert names == ["sepal length", "sepal width", "petal length", "petal width (cm)"]
+    assert data[(DATA_TOP - 1, 0)] == "species"
+    assert run.program.dims.f == 4 and run.program.dims.k == 3
+    assert run.program.dims.n + run.program.dims.n_test == 36
+
+
+def test_text_classes_are_coded_and_shown_by_name(flowers):
+    csv, out = flowers
+    dataset = load_csv(csv, "species")
+    assert dataset.class_names == SPECIES and dataset.classes == (1.0, 2.0, 3.0)
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out)[DATA]
+    label = ws.cell(DATA_TOP + 1, 1)
+    assert label.value in (1, 2, 3)
+    assert label.number_format == f'"{SPECIES[int(label.value) - 1]}"'
+
+
+def test_formulas_agree_with_numpy(flowers):
+    report = verify(flowers[1])
+    assert report.ok, report.table()
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_agrees_with_numpy(need_soffice, flowers):
+    report = verify(flowers[1], engine="libreoffice")
+    assert report.ok, report.table()
+
+
+def test_numeric_classes_and_the_default_target(tmp_path):
+    csv = tmp_path / "two.csv"
+    rng = np.random.default_rng(1)
+    rows = ["label,a,b"] + [f"{7 if i % 2 else -1},{rng.normal():.3f},{rng.normal() + i % 2:.3f}"
+                            for i in range(30)]  # fmt: skip
+    csv.write_text("\n".join(rows))
+    out = tmp_path / "two.xlsx"
+    assert main(["build", "logreg", "--data", str(csv), "--epochs", "3", "-o", str(out)]) == 0
+    book = read_book(out)
+    run = read_run(book)
+    assert run.inputs.classes.tolist() == [[-1.0, 7.0]]
+    assert verify(out).ok
+    assert not evaluate(book).error_cells()
+
+
+BAD = {
+    "one class": ("y,a\n1,2\n1,3\n", "single class"),
+    "eleven classes": ("y,a\n" + "".join(f"{i},{i * 1.5}\n" for i in range(11)), "at most 10"),
+    "text feature": ("y,a\n1,x\n2,3\n", "not a number"),
+    "constant feature": ("y,a,b\n1,2,5\n2,3,5\n", "constant"),
+    "ragged": ("y,a\n1,2\n2\n", "fields"),
+    "no features": ("y\n1\n2\n", "no feature columns"),
+    "empty class": ("y,a\n1,2\n,3\n", "class is empty"),
+    "blank header": ("y,,a\n1,2,3\n", "no name"),
+    "empty file": ("", "empty"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_unusable_data_is_one_clear_line(tmp_path, capsys, case):
+    text, message = BAD[case]
+    csv = tmp_path / "bad.csv"
+    csv.write_text(text)
+    out = tmp_path / "out.xlsx"
+    assert main(["build", "logreg", "--data", str(csv), "-o", str(out)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bad_data_never_touches_an_existing_output(tmp_path, capsys):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("y,a\n1,x\n")
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(b"keep me")
+    assert main(["build", "logreg", "--data", str(csv), "-o", str(out)]) == EXIT_USAGE
+    assert out.read_bytes() == b"keep me"
+
+
+def test_output_equal_to_the_data_is_refused(tmp_path, capsys):
+    data = tmp_path / "data.xlsx"  # a CSV misnamed .xlsx, the only way the two can clash
+    data.write_text("y,a\n1,2\n2,3\n")
+    assert main(["build", "logreg", "--data", str(data), "-o", str(data)]) == EXIT_USAGE
+    assert "also an input" in capsys.readouterr().err
+    assert data.read_text() == "y,a\n1,2\n2,3\n"
+
+
+def test_data_too_big_for_a_sheet_is_a_clear_error(tmp_path, capsys):
+    csv = tmp_path / "big.csv"
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(60_000, 2))
+    csv.write_text("y,a,b\n" + "\n".join(f"{i % 2},{a:.3f},{b:.3f}" for i, (a, b)
+                                          in enumerate(values)))  # fmt: skip
+    out = tmp_path / "big.xlsx"
+    assert main(["build", "logreg", "--data", str(csv), "-o", str(out)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "rows" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_target_needs_data(capsys, tmp_path):
+    assert main(["build", "logreg", "--target", "y", "-o", str(tmp_path / "x.xlsx")]) == 2
+    assert "--target goes with --data" in capsys.readouterr().err
