@@ -339,3 +339,26 @@ def test_exercise_never_overwrites_its_template(tmp_path, capsys):
     assert main(["exercise", "--template", "klaas-ch1", "-o", str(source)]) == EXIT_USAGE
     assert "is also an input" in capsys.readouterr().err
     assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_deeper_net_exercises_grade(wine, tmp_path, activation):
+    """An exercise of a net with two hidden layers: the right fill scores 100%; relu's
+    derivative taken as 1 at 0 (A>=0) or sigmoid's written as tanh's is one wrong block."""
+    spec = Spec(model="mlp", hidden=(4, 3), activation=activation, epochs=1)
+    ex = write_exercise(spec, wine, tmp_path / "deep.xlsx", ("params",)).path
+    g = grade(fill(ex, tmp_path / "right.xlsx"))
+    assert g.error is None and _not_correct(g) == [] and g.score == 100.0
+    assert {b.block for b in g.graded} >= {"Z3", "dZ2", "dZ1", "New W3"}
+
+    def mistake(step, epoch, i, j, f):
+        if step != "dZ1":
+            return f
+        return (
+            f.replace(">0,1,0)", ">=0,1,0)")
+            if activation == "relu"
+            else (f.split("*", 1)[0] + "*(1-" + f.rsplit("*(1-", 1)[1].replace(")", "^2)", 1))
+        )
+
+    g = grade(fill(ex, tmp_path / "wrong.xlsx", edit=mistake))
+    assert _not_correct(g) == [("dZ1", 1, "wrong")]

@@ -224,3 +224,16 @@ def test_layouts_past_the_sheet_are_refused_cleanly():
     """Too many rows for one sheet is a SpecError (a one-line message), never a broken file."""
     with pytest.raises(SpecError, match="rows"):
         Layout(build_program(Spec(epochs=20), 100_000, 13, 3))
+
+
+def test_a_diverging_net_is_refused_before_any_file_is_written(tmp_path, capsys):
+    """An unbounded relu net at lr 50 overflows the double range (#NUM! in a spreadsheet):
+    a one-line error naming the epoch, and no workbook."""
+    from xlnet.cli import EXIT_USAGE, main
+
+    out = tmp_path / "diverges.xlsx"
+    args = ["build", "mlp", "--activation", "relu", "--lr", "50", "--epochs", "200"]
+    assert main([*args, "-o", str(out)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "diverges" in err and "epoch 95" in err and err.count("\n") == 1
+    assert not out.exists()

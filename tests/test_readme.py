@@ -67,3 +67,36 @@ def test_code_is_ruff_clean():
         result = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True,
                                 check=False)  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+EXAMPLE_SECTIONS = ("## Beyond the book",)
+
+
+def section_commands(heading: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```\n(.*?)```", section, re.S)
+    return [line.strip() for b in blocks for line in b.splitlines() if line.startswith("xlnet ")]
+
+
+@pytest.mark.parametrize("heading", EXAMPLE_SECTIONS)
+def test_feature_examples_run_and_verify(heading, tmp_path, monkeypatch, capsys):
+    """Every example of the section runs as written (from a folder holding examples/) and
+    every workbook it writes verifies."""
+    import shlex
+
+    from xlnet.cli import main
+    from xlnet.verify import verify
+
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    commands = section_commands(heading)
+    assert commands
+    for command in commands:
+        args = shlex.split(command.split("#", 1)[0])[1:]
+        assert main(args) == 0, (command, capsys.readouterr().err)
+    books = sorted(tmp_path.glob("*.xlsx"))
+    assert books
+    for book in books:
+        report = verify(book)
+        assert report.ok, (book.name, report.table())

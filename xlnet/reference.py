@@ -91,8 +91,11 @@ def train(program: Program, inputs: Inputs) -> dict[Key, np.ndarray]:
     for p in program.initial:
         values[(program.carried(p), 0)] = np.asarray(inputs.init[p], dtype=float)
     last = program.spec.epochs
-    for epoch in range(1, last + 1):
-        run_epoch(program, env, values, epoch)
+    # A diverging run (an unbounded relu net at a large learning rate) overflows to inf and
+    # NaN; callers look for that (Prepared.overflow), so NumPy's warnings would only be noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(1, last + 1):
+            run_epoch(program, env, values, epoch)
     for name, per_epoch in program.summary.items():
         values[(name, None)] = np.array(
             [[values[(per_epoch, e)][0, 0]] for e in range(1, last + 1)]

@@ -37,7 +37,7 @@ from .layout import (
 )
 from .program import TEST_PREFIX, Program, build_program
 from .reference import Inputs, Key, initial_params, train
-from .spec import Spec
+from .spec import Spec, SpecError
 
 # A fixed creation time makes the same command write the same bytes.
 FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
@@ -90,6 +90,15 @@ class Prepared:
     def final_accuracy(self) -> float:
         return float(self.values[("Accuracy", self.spec.epochs)][0, 0])
 
+    def overflow(self) -> tuple[str, int] | None:
+        """The first (tensor, epoch) whose values leave the double range, if the run diverges
+        (an unbounded relu net at a large learning rate): a spreadsheet shows them as #NUM!."""
+        for e in range(1, self.spec.epochs + 1):
+            for step in self.program.epoch_steps:
+                if not np.isfinite(self.values[(step.out, e)]).all():
+                    return step.out, e
+        return None
+
     @property
     def final_test_accuracy(self) -> float | None:
         key = (TEST_PREFIX + "Accuracy", self.spec.epochs)
@@ -128,6 +137,14 @@ def build(
     an exercise whose blank blocks the student fills; `extra(workbook, formats)` adds sheets
     of its own (a sweep's results) after About."""
     run = prepare(spec, dataset)
+    diverged = run.overflow()
+    if diverged is not None:
+        tensor, epoch = diverged
+        raise SpecError(
+            f"at learning rate {spec.lr:g} this net diverges: {tensor} overflows at epoch "
+            f"{epoch}, which a spreadsheet shows as #NUM!; lower the learning rate or train "
+            f"fewer than {epoch} epochs"
+        )
     out = Path(out)
     count = atomic_write(out, lambda tmp: _write(tmp, run, blanks, extra))
     return BuildResult(out, count, run.final_loss, run.final_accuracy, run.final_test_accuracy)
