@@ -69,7 +69,7 @@ def test_code_is_ruff_clean():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-EXAMPLE_SECTIONS = ("## Beyond the book",)
+EXAMPLE_SECTIONS = ("## Beyond the book", "## Sweeps")
 
 
 def section_commands(heading: str) -> list[str]:

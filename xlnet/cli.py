@@ -37,6 +37,7 @@ from .spec import (
     SpecError,
     parse_hidden,
 )
+from .sweep import SweepError
 from .template import TemplateError
 from .xlsxio import BookError
 
@@ -141,6 +142,16 @@ examples:
 
 block groups: params (each epoch's copy of the previous New weights), forward (Z, activations),
 loss (per-sample loss, loss, prediction, accuracy), backward (dZ, dW, db), update (New W, b).
+"""
+
+SWEEP_EXAMPLES = """\
+examples:
+  xlnet sweep --hidden 2,5,10 --lr 0.1,0.5,1        # the book's exercise 4; writes sweep.xlsx
+  xlnet sweep --hidden 5,8x4 --lr 0.3,1 --activation relu -o relu-sweep.xlsx
+  xlnet sweep --model logreg --lr 0.01,0.1,1,10 --test-fraction 0.3 --json
+
+The best run is the one with the lowest final training loss (ties: the first in the grid); a
+run that diverges (numbers overflow) ranks last. Every run starts from the same seed.
 """
 
 CHECK_EXAMPLES = """\
@@ -281,31 +292,69 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="files graded at once (default: one per CPU core)",
     )
+    w = sub.add_parser(
+        "sweep",
+        help="train a grid of hidden sizes and learning rates; write the best as formulas",
+        description="Train every (hidden size, learning rate) of a grid with the NumPy "
+        "reference, print the results, and write a workbook: a Sweep sheet with the results "
+        "table and every run's loss curve (chart), then the best setting's full training as "
+        "live formulas (verify it like any build).",
+        epilog=SWEEP_EXAMPLES,
+        formatter_class=fmt,
+    )
+    w.add_argument(
+        "--hidden",
+        type=_hidden_grid,
+        default=[(DEFAULT_HIDDEN,)],
+        metavar="H[,H...]",
+        help=f"hidden sizes to try, comma-separated; 8x4 is one candidate with two hidden "
+        f"layers (default {DEFAULT_HIDDEN})",
+    )
+    w.add_argument(
+        "--lr",
+        type=_lr_grid,
+        default=[DEFAULT_LR],
+        metavar="LR[,LR...]",
+        help=f"learning rates to try, comma-separated (default {DEFAULT_LR:g})",
+    )
+    w.add_argument(
+        "--model",
+        choices=MODELS,
+        default="mlp",
+        help="mlp (default) sweeps hidden sizes and learning rates; logreg learning rates only",
+    )
+    w.add_argument(
+        "-o",
+        "--out",
+        default="sweep.xlsx",
+        metavar="FILE",
+        help="the workbook to write (default sweep.xlsx)",
+    )
+    w.add_argument(
+        "--epochs",
+        type=_int_in(1, MAX_EPOCHS),
+        default=DEFAULT_EPOCHS,
+        help=f"epochs of every run (default {DEFAULT_EPOCHS})",
+    )
+    w.add_argument("--json", action="store_true", help="print the results as JSON")
+    _model_options(w, grid=True)
+    _training_options(w)
     return parser
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--lr",
-        type=_positive_float,
-        default=DEFAULT_LR,
-        help=f"learning rate (default {DEFAULT_LR:g}, as in the book)",
-    )
-    p.add_argument(
-        "--hidden",
-        type=_hidden,
-        default=(DEFAULT_HIDDEN,),
-        metavar="SIZES",
-        help=f"hidden units of mlp, one size per hidden layer: 5, or 8,4 for two layers "
-        f"(default {DEFAULT_HIDDEN}, as in the book)",
-    )
-    p.add_argument(
-        "--activation",
-        choices=ACTIVATIONS,
-        default="tanh",
-        help="activation of mlp's hidden layers (default tanh, as in the book); relu's "
-        "derivative at 0 is 0",
-    )
+def _hidden_grid(text: str) -> list[tuple[int, ...]]:
+    """Sweep candidates: "2,5,10" is three one-layer nets; "8x4" one net of two layers."""
+    return [_hidden(part) for part in text.split(",")]
+
+
+def _lr_grid(text: str) -> list[float]:
+    return [_positive_float(part.strip()) for part in text.split(",")]
+
+
+def _model_options(p: argparse.ArgumentParser, grid: bool = False) -> None:
+    """The model's options; a sweep (`grid`) takes --lr and --hidden as lists of its own."""
+    if not grid:
+        _lr_and_hidden(p)
     p.add_argument(
         "--seed",
         type=_int_in(0, MAX_SEED),
@@ -323,6 +372,30 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         choices=LAYOUTS,
         default="cells",
         help="cells: one formula per scalar (default); arrays: one legacy array formula per block",
+    )
+    p.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default="tanh",
+        help="activation of mlp's hidden layers (default tanh, as in the book); relu's "
+        "derivative at 0 is 0",
+    )
+
+
+def _lr_and_hidden(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=DEFAULT_LR,
+        help=f"learning rate (default {DEFAULT_LR:g}, as in the book)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=_hidden,
+        default=(DEFAULT_HIDDEN,),
+        metavar="SIZES",
+        help=f"hidden units of mlp, one size per hidden layer: 5, or 8,4 for two layers "
+        f"(default {DEFAULT_HIDDEN}, as in the book)",
     )
 
 
@@ -522,6 +595,27 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep, write_sweep
+
+    out = _out_path("sweep", args.out, (Path(args.data),) if args.data else ())
+    hidden = args.hidden if args.model == "mlp" else []
+    base = _spec(args, hidden=hidden[0] if hidden else (DEFAULT_HIDDEN,), lr=args.lr[0])
+    dataset = _dataset(args)
+    progress = None if args.json else _progress_printer("runs")
+    result = run_sweep(base, dataset, hidden, args.lr, progress=progress)
+    written = write_sweep(result, dataset, out)
+    if args.json:
+        doc = result.to_json()
+        doc["file"] = str(written.path)
+        print(json.dumps(doc, indent=2))
+    else:
+        print(result.table())
+        print(f"wrote {written.path}: the Sweep sheet, then the best setting's training as "
+              f"{written.formula_cells} formula cells")  # fmt: skip
+    return EXIT_OK
+
+
 def _progress_printer(unit: str = "cells"):
     """A progress bar on stderr, redrawn at most ten times a second; None off a terminal."""
     if not sys.stderr.isatty():
@@ -571,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        commands = {"build": _build, "verify": _verify, "exercise": _exercise, "check": _check}
+        commands = {"build": _build, "verify": _verify, "exercise": _exercise, "check": _check,
+                    "sweep": _sweep}  # fmt: skip
         return commands[args.command](args)
     except UsageError as exc:
         _error(str(exc))
@@ -584,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
         LibreOfficeError,
         ExerciseError,
         TemplateError,
+        SweepError,
     ) as exc:
         _error(f"xlnet: {exc}")
         return EXIT_USAGE

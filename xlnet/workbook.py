@@ -132,10 +132,11 @@ def build(
     out: str | Path,
     blanks: Blanks | None = None,
     extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
+    about: tuple[str, ...] = (),
 ) -> BuildResult:
     """Train the NumPy reference and write the workbook to `out`, atomically; with `blanks`,
     an exercise whose blank blocks the student fills; `extra(workbook, formats)` adds sheets
-    of its own (a sweep's results) after About."""
+    of its own (a sweep's results) after About, which lists them with the lines `about`."""
     run = prepare(spec, dataset)
     diverged = run.overflow()
     if diverged is not None:
@@ -146,7 +147,7 @@ def build(
             f"fewer than {epoch} epochs"
         )
     out = Path(out)
-    count = atomic_write(out, lambda tmp: _write(tmp, run, blanks, extra))
+    count = atomic_write(out, lambda tmp: _write(tmp, run, blanks, extra, about))
     return BuildResult(out, count, run.final_loss, run.final_accuracy, run.final_test_accuracy)
 
 
@@ -236,7 +237,7 @@ class _Writer:
         self.formulas += block.nrows * block.ncols
 
 
-def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None) -> int:
+def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None, about=()) -> int:
     program, layout, dataset, inputs, values = (
         run.program,
         run.layout,
@@ -253,7 +254,7 @@ def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None) -
     _write_init(w, program, layout, values)
     _write_train(w, program, layout, values)
     _write_summary(w, program, layout, values)
-    _write_about(w, program, layout, dataset, inputs)
+    _write_about(w, program, layout, dataset, inputs, about)
     for p in program.params:
         w.wb.define_name(f"{p}_init", "=" + layout.block("New " + p, 0).a1)
         w.wb.define_name(f"{p}_final", "=" + layout.block("New " + p, spec.epochs).a1)
@@ -518,7 +519,12 @@ def _exercise_lines(w: _Writer, program: Program, layout: Layout) -> list[tuple[
 
 
 def _write_about(
-    w: _Writer, program: Program, layout: Layout, dataset: Dataset, inputs: Inputs
+    w: _Writer,
+    program: Program,
+    layout: Layout,
+    dataset: Dataset,
+    inputs: Inputs,
+    extra_sheets: tuple[str, ...] = (),
 ) -> None:
     spec, d = program.spec, program.dims
     if spec.model == "logreg":
@@ -544,6 +550,7 @@ def _write_about(
         ),
         ("", ""),
         ("head", "Sheets"),
+        *(("", line) for line in extra_sheets),
         (
             "",
             "Summary: loss and accuracy per epoch (and test accuracy, with held-out samples), "
