@@ -13,6 +13,7 @@ from .data import DataError, load_csv, load_wine
 from .evaluate import EvalError
 from .exercise import DEFAULT_GIVEN, VARY_LR, ExerciseError
 from .libreoffice import LibreOfficeError
+from .scorer import DEFAULT_ROWS, MAX_INPUT_ROWS, ScorerError
 from .spec import (
     ACTIVATIONS,
     DEFAULT_BETA1,
@@ -152,6 +153,17 @@ examples:
 
 The best run is the one with the lowest final training loss (ties: the first in the grid); a
 run that diverges (numbers overflow) ranks last. Every run starts from the same seed.
+"""
+
+SCORER_EXAMPLES = """\
+examples:
+  xlnet export-scorer wine-net.xlsx -o scorer.xlsx      # the trained weights of a workbook
+  xlnet export-scorer mlp --hidden 8 --epochs 200 --lr 0.5 -o scorer.xlsx   # train now
+  xlnet export-scorer logreg --examples 5 --check -o scorer.xlsx
+
+The Score sheet's yellow rows take one sample each (the raw features, in the training data's
+units: the sheet normalises them with the training mean and std); a row shows its predicted
+class and one probability per class once every feature is filled, and nothing before.
 """
 
 CHECK_EXAMPLES = """\
@@ -339,6 +351,49 @@ def make_parser() -> argparse.ArgumentParser:
     w.add_argument("--json", action="store_true", help="print the results as JSON")
     _model_options(w, grid=True)
     _training_options(w)
+    e = sub.add_parser(
+        "export-scorer",
+        help="write a scoring sheet: trained weights and an input area that predicts",
+        description="Write a small workbook holding a trained model's weights (from a "
+        "training workbook, recomputed and never taken from cached values, or trained now) and "
+        "an input area: type or paste samples and see the predicted class and the class "
+        "probabilities, as formulas.",
+        epilog=SCORER_EXAMPLES,
+        formatter_class=fmt,
+    )
+    e.add_argument(
+        "source",
+        metavar="WORKBOOK|MODEL",
+        help="a training workbook (.xlsx) whose last epoch's weights to use, or logreg/mlp to "
+        "train one now with the build options below",
+    )
+    e.add_argument("-o", "--out", required=True, metavar="FILE", help="output .xlsx path")
+    e.add_argument(
+        "--rows",
+        type=_int_in(1, MAX_INPUT_ROWS),
+        default=DEFAULT_ROWS,
+        help=f"rows of the input area (default {DEFAULT_ROWS})",
+    )
+    e.add_argument(
+        "--examples",
+        type=_int_in(0, MAX_INPUT_ROWS),
+        default=0,
+        help="prefill this many rows with training samples, every class in turn (default 0)",
+    )
+    e.add_argument(
+        "--check",
+        action="store_true",
+        help="score the training samples in a copy with the formula evaluator and compare "
+        "with NumPy's predictions (exit 1 if any differs)",
+    )
+    e.add_argument(
+        "--epochs",
+        type=_int_in(1, MAX_EPOCHS),
+        default=DEFAULT_EPOCHS,
+        help=f"epochs when training now (default {DEFAULT_EPOCHS})",
+    )
+    _model_options(e)
+    _training_options(e)
     return parser
 
 
@@ -616,6 +671,57 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export_scorer(args: argparse.Namespace) -> int:
+    from .scorer import check_scorer, scorer_from_training, scorer_from_workbook, write_scorer
+
+    source = Path(args.source)
+    if args.source in MODELS:
+        args.model = args.source
+        spec = _spec(args)
+        dataset = _dataset(args)
+        out = _out_path("export-scorer", args.out, (Path(args.data),) if args.data else ())
+        scorer = scorer_from_training(spec, dataset)
+        origin = f"a {spec.model} trained now for {spec.epochs} epochs"
+    else:
+        if source.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise UsageError(f"xlnet export-scorer: {args.source!r} is neither a model "
+                             f"({' or '.join(MODELS)}) nor an .xlsx workbook")  # fmt: skip
+        given = _training_flags_given(args)
+        if given:
+            raise UsageError(f"xlnet export-scorer: {given[0]} applies when training a model, "
+                             "not to a workbook's weights")  # fmt: skip
+        out = _out_path("export-scorer", args.out, (source,))
+        scorer = scorer_from_workbook(source)
+        origin = f"the last epoch of {source}"
+    res = write_scorer(scorer, out, rows=args.rows, examples=args.examples)
+    print(f"wrote {res.path}: {res.rows} input rows at {res.inputs} (Score sheet), weights "
+          f"from {origin}; predicted class in {res.predicted}")  # fmt: skip
+    if not args.check:
+        return EXIT_OK
+    samples = scorer.samples[: args.rows]
+    report = check_scorer(res.path, samples, scorer)
+    print(
+        f"check: {len(samples)} training samples scored by the formulas engine "
+        + ("match NumPy's predictions and probabilities" if report.ok else "differ from NumPy:")
+    )
+    if not report.ok:
+        print(report.describe())
+    return EXIT_OK if report.ok else EXIT_DIFFERS
+
+
+def _training_flags_given(args: argparse.Namespace) -> list[str]:
+    """The model and training options set to anything but their defaults."""
+    parser = make_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    cmd = sub.choices[args.command]
+    skip = {"source", "out", "rows", "examples", "check", "help"}
+    return [
+        a.option_strings[-1]
+        for a in cmd._actions
+        if a.dest not in skip and a.option_strings and getattr(args, a.dest) != a.default
+    ]
+
+
 def _progress_printer(unit: str = "cells"):
     """A progress bar on stderr, redrawn at most ten times a second; None off a terminal."""
     if not sys.stderr.isatty():
@@ -666,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         commands = {"build": _build, "verify": _verify, "exercise": _exercise, "check": _check,
-                    "sweep": _sweep}  # fmt: skip
+                    "sweep": _sweep, "export-scorer": _export_scorer}  # fmt: skip
         return commands[args.command](args)
     except UsageError as exc:
         _error(str(exc))
@@ -680,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
         ExerciseError,
         TemplateError,
         SweepError,
+        ScorerError,
     ) as exc:
         _error(f"xlnet: {exc}")
         return EXIT_USAGE
