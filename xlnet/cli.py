@@ -118,8 +118,9 @@ examples:
   xlnet build logreg --test-fraction 0.3 -o heldout.xlsx        # test accuracy per epoch
   xlnet build logreg --data iris.csv --target species -o iris.xlsx   # your own CSV
 
---data: a CSV with a header row, numeric columns, and one class column (--target, default the
-first column) holding 2 to 10 classes; the other columns are the features, named by the header.
+--data: a CSV with a header row and one class column (--target, default the first column)
+holding 2 to 10 classes, as numbers or text; every other column is a numeric feature, named by
+the header. Text classes are coded 1..K in sorted order and shown by name.
 """
 
 VERIFY_EXAMPLES = """\
@@ -195,9 +196,10 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     b = sub.add_parser(
         "build",
-        help="write a training workbook (.xlsx) for the wine data",
-        description="Train a model on the UCI wine data in live spreadsheet formulas: each epoch "
-        "holds the forward pass, the loss, the gradients and the updated weights.",
+        help="write a training workbook (.xlsx): the wine data or your own CSV",
+        description="Train a model on the UCI wine data (or --data CSV) in live spreadsheet "
+        "formulas: each epoch holds the forward pass, the loss, the gradients, the optimizer's "
+        "state and the updated weights.",
         epilog=BUILD_EXAMPLES,
         formatter_class=fmt,
     )
@@ -499,8 +501,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         metavar="CSV",
-        help="train on this CSV instead of the wine data: numeric columns with a header, "
-        "one of them the class column",
+        help="train on this CSV instead of the wine data: a header row, numeric feature "
+        "columns and one class column (numbers or text)",
     )
     p.add_argument(
         "--target",
