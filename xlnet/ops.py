@@ -230,15 +230,19 @@ def _a_grad_b(here: str, dz: Block) -> str:
 
 
 def _np_back_tanh(env: Env, dz: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
-    return (dz @ w.T) * (1 - a**2)
+    return (dz @ w.T) * (1 - a * a)
 
 
+# Squares are written A*A, never A^2: LibreOffice's ^ gives #NUM! when the result underflows
+# (1E-170^2) and is not correctly rounded, while a product is exact to the last bit everywhere.
 def _c_back_tanh(i: int, j: int, here: str, dz: Block, w: Block, a: Block) -> str:
-    return f"SUMPRODUCT({dz.row_range(i, here)},{w.row_range(j, here)})*(1-{a.ref(i, j, here)}^2)"
+    ref = a.ref(i, j, here)
+    return f"SUMPRODUCT({dz.row_range(i, here)},{w.row_range(j, here)})*(1-{ref}*{ref})"
 
 
 def _a_back_tanh(here: str, dz: Block, w: Block, a: Block) -> str:
-    return f"MMULT({dz.whole(here)},TRANSPOSE({w.whole(here)}))*(1-{a.whole(here)}^2)"
+    aw = a.whole(here)
+    return f"MMULT({dz.whole(here)},TRANSPOSE({w.whole(here)}))*(1-{aw}*{aw})"
 
 
 def _np_back_sigmoid(env: Env, dz: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -298,37 +302,44 @@ def _a_moment1(here: str, m: Block, g: Block) -> str:
 
 
 def _c_moment2(i: int, j: int, here: str, s: Block, g: Block) -> str:
-    return f"{BETA2_NAME}*{s.ref(i, j, here)}+(1-{BETA2_NAME})*{g.ref(i, j, here)}^2"
+    ref = g.ref(i, j, here)
+    return f"{BETA2_NAME}*{s.ref(i, j, here)}+(1-{BETA2_NAME})*{ref}*{ref}"
 
 
 def _a_moment2(here: str, s: Block, g: Block) -> str:
-    return f"{BETA2_NAME}*{s.whole(here)}+(1-{BETA2_NAME})*{g.whole(here)}^2"
+    gw = g.whole(here)
+    return f"{BETA2_NAME}*{s.whole(here)}+(1-{BETA2_NAME})*{gw}*{gw}"
 
 
-def _np_adam(env: Env, p: np.ndarray, m: np.ndarray, s: np.ndarray, t: np.ndarray):
-    step = float(t[0, 0])
-    m_hat = m / (1 - env.beta1**step)
-    s_hat = s / (1 - env.beta2**step)
+# Adam's bias correction divides by 1 - beta^t. beta^t is carried from epoch to epoch as a
+# running product (beta * its previous value, 1 before the first epoch), not written beta^t:
+# LibreOffice's ^ gives #NUM! once beta^t underflows (0.1^400) and rounds differently from
+# NumPy's; a product underflows to 0 and is the same double in every engine.
+def _c_decay_power(name: str):
+    def cell(i: int, j: int, here: str, prev: Block) -> str:
+        return f"{name}*{prev.ref(0, 0, here)}"
+
+    return cell
+
+
+def _np_adam(env: Env, p: np.ndarray, m: np.ndarray, s: np.ndarray, b1t, b2t) -> np.ndarray:
+    m_hat = m / (1 - b1t[0, 0])
+    s_hat = s / (1 - b2t[0, 0])
     return p - env.lr * m_hat / (np.sqrt(s_hat) + env.epsilon)
 
 
-def _adam_text(p: str, m: str, s: str, t: str) -> str:
-    m_hat = f"({m}/(1-{BETA1_NAME}^{t}))"
-    s_hat = f"({s}/(1-{BETA2_NAME}^{t}))"
-    return f"{p}-{LR_NAME}*{m_hat}/(SQRT({s_hat})+{EPS_NAME})"
+def _adam_text(p: str, m: str, s: str, b1t: str, b2t: str) -> str:
+    return f"{p}-{LR_NAME}*({m}/(1-{b1t}))/(SQRT({s}/(1-{b2t}))+{EPS_NAME})"
 
 
-def _c_adam(i: int, j: int, here: str, p: Block, m: Block, s: Block, t: Block) -> str:
-    tref = t.ref(0, 0, here, row_abs=True, col_abs=True)
-    return _adam_text(p.ref(i, j, here), m.ref(i, j, here), s.ref(i, j, here), tref)
+def _c_adam(i: int, j: int, here: str, p: Block, m: Block, s: Block, b1t: Block, b2t: Block):
+    b1, b2 = (b.ref(0, 0, here, row_abs=True, col_abs=True) for b in (b1t, b2t))
+    return _adam_text(p.ref(i, j, here), m.ref(i, j, here), s.ref(i, j, here), b1, b2)
 
 
-def _a_adam(here: str, p: Block, m: Block, s: Block, t: Block) -> str:
-    return _adam_text(p.whole(here), m.whole(here), s.whole(here), t.whole(here))
-
-
-def _c_tick(i: int, j: int, here: str, t: Block) -> str:
-    return f"{t.ref(0, 0, here)}+1"
+def _a_adam(here: str, p: Block, m: Block, s: Block, b1t: Block, b2t: Block) -> str:
+    return _adam_text(p.whole(here), m.whole(here), s.whole(here), b1t.whole(here),
+                      b2t.whole(here))  # fmt: skip
 
 
 # --- held-out evaluation ------------------------------------------------------------------
@@ -408,7 +419,7 @@ OPS: dict[str, Op] = {
            _a_grad_w),
         Op("grad_b", "db = sum dZ / N", lambda env, dz: dz.sum(axis=0, keepdims=True) / env.n,
            _c_grad_b, _a_grad_b),
-        Op("back_tanh", "dZ = (dZ_next . W_next') * (1 - A^2)", _np_back_tanh, _c_back_tanh,
+        Op("back_tanh", "dZ = (dZ_next . W_next') * (1 - A*A)", _np_back_tanh, _c_back_tanh,
            _a_back_tanh),
         Op("back_sigmoid", "dZ = (dZ_next . W_next') * A * (1 - A)", _np_back_sigmoid,
            _c_back_sigmoid, _a_back_sigmoid),
@@ -418,12 +429,14 @@ OPS: dict[str, Op] = {
            lambda env, v, g: env.momentum * v + g, _c_velocity, _a_velocity),
         Op("moment1", "M = adam_beta1 * M of the previous epoch + (1 - adam_beta1) * dP",
            lambda env, m, g: env.beta1 * m + (1 - env.beta1) * g, _c_moment1, _a_moment1),
-        Op("moment2", "S = adam_beta2 * S of the previous epoch + (1 - adam_beta2) * dP^2",
-           lambda env, s, g: env.beta2 * s + (1 - env.beta2) * g**2, _c_moment2, _a_moment2),
-        Op("tick", "t = t of the previous epoch + 1 (Adam's step count)",
-           lambda env, t: t + 1, _c_tick),
-        Op("adam", "New P = P - learning_rate * (M / (1 - adam_beta1^t)) / "
-           "(sqrt(S / (1 - adam_beta2^t)) + adam_epsilon)", _np_adam, _c_adam, _a_adam),
+        Op("moment2", "S = adam_beta2 * S of the previous epoch + (1 - adam_beta2) * dP*dP",
+           lambda env, s, g: env.beta2 * s + (1 - env.beta2) * g * g, _c_moment2, _a_moment2),
+        Op("beta1_power", "beta1^t = adam_beta1 * beta1^t of the previous epoch (1 before "
+           "epoch 1)", lambda env, b: env.beta1 * b, _c_decay_power(BETA1_NAME)),
+        Op("beta2_power", "beta2^t = adam_beta2 * beta2^t of the previous epoch (1 before "
+           "epoch 1)", lambda env, b: env.beta2 * b, _c_decay_power(BETA2_NAME)),
+        Op("adam", "New P = P - learning_rate * (M / (1 - beta1^t)) / "
+           "(sqrt(S / (1 - beta2^t)) + adam_epsilon)", _np_adam, _c_adam, _a_adam),
         Op("test_accuracy", "share of held-out samples whose prediction is the label",
            _np_test_accuracy, _c_test_accuracy),
         Op("confusion", "samples of actual class (row) predicted as class (column), last epoch",

@@ -50,12 +50,13 @@ STEP_GROUPS = {
     "delta": "backward", "grad_w": "backward", "grad_b": "backward", "back_tanh": "backward",
     "back_sigmoid": "backward", "back_relu": "backward",
     "sgd": "update", "velocity": "update", "moment1": "update", "moment2": "update",
-    "adam": "update", "tick": "update",
+    "adam": "update", "beta1_power": "update", "beta2_power": "update",
 }  # fmt: skip
 GROUPS = ("params", "forward", "loss", "backward", "update")
 
 BACKWARD_OP = {"tanh": "back_tanh", "sigmoid": "back_sigmoid", "relu": "back_relu"}
-STEP_COUNT = "t"  # Adam's step count, carried from epoch to epoch like a parameter
+# Adam's beta1^t and beta2^t, carried from epoch to epoch as running products from 1.
+BETA_POWERS = ("beta1^t", "beta2^t")
 TEST_PREFIX = "Test "
 
 
@@ -65,7 +66,7 @@ class Program:
     dims: Dims
     tensors: dict[str, tuple[int, int]]  # name -> shape
     params: tuple[str, ...]
-    state: tuple[str, ...]  # the optimizer's carried tensors: velocities, moments, t
+    state: tuple[str, ...]  # the optimizer's carried tensors: velocities, moments, beta^t
     inputs: tuple[str, ...]  # data blocks entered as numbers
     data_steps: tuple[Step, ...]
     epoch_steps: tuple[Step, ...]
@@ -75,6 +76,12 @@ class Program:
     @property
     def data_tensors(self) -> tuple[str, ...]:
         return (*self.inputs, *(s.out for s in self.data_steps))
+
+    def initial_value(self, name: str) -> float | None:
+        """The fixed epoch-0 value of a state tensor (None: a parameter, drawn at random)."""
+        if name in self.params:
+            return None
+        return 1.0 if name in BETA_POWERS else 0.0
 
     @property
     def initial(self) -> tuple[str, ...]:
@@ -131,9 +138,10 @@ def _update(spec: Spec, params: tuple[str, ...], shapes) -> tuple[list[Step], tu
     steps: list[Step] = []
     state: list[str] = []
     if spec.optimizer == "adam":
-        shapes[STEP_COUNT] = (1, 1)
-        state.append(STEP_COUNT)
-        steps.append(_step(STEP_COUNT, "tick", Arg(STEP_COUNT, prev=True)))
+        for name, op in zip(BETA_POWERS, ("beta1_power", "beta2_power"), strict=True):
+            shapes[name] = (1, 1)
+            state.append(name)
+            steps.append(_step(name, op, Arg(name, prev=True)))
     for p in params:
         if spec.optimizer == "sgd":
             steps.append(_step("New " + p, "sgd", p, "d" + p))
@@ -150,7 +158,7 @@ def _update(spec: Spec, params: tuple[str, ...], shapes) -> tuple[list[Step], tu
             steps += [
                 _step(m, "moment1", Arg(m, prev=True), "d" + p),
                 _step(s, "moment2", Arg(s, prev=True), "d" + p),
-                _step("New " + p, "adam", p, m, s, STEP_COUNT),
+                _step("New " + p, "adam", p, m, s, *BETA_POWERS),
             ]
     return steps, tuple(state)
 

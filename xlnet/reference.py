@@ -54,7 +54,11 @@ def initial_params(program: Program, seed: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for p in program.initial:
         rows, cols = program.tensors[p]
-        out[p] = glorot_uniform(rng, rows, cols) if p.startswith("W") else np.zeros((rows, cols))
+        fixed = program.initial_value(p)
+        if fixed is None and p.startswith("W"):
+            out[p] = glorot_uniform(rng, rows, cols)
+        else:
+            out[p] = np.full((rows, cols), fixed or 0.0)
     return out
 
 
@@ -113,7 +117,9 @@ def loss_and_grads(
     values = {k: v for k, v in data.items() if k[0] in program.data_tensors}
     for p in program.initial:
         v = params.get(p)
-        values[(program.carried(p), 0)] = np.zeros(program.tensors[p]) if v is None else v
+        if v is None:
+            v = np.full(program.tensors[p], program.initial_value(p) or 0.0)
+        values[(program.carried(p), 0)] = v
     run_epoch(program, Env(lr=0.0, n=n), values, 1)
     return float(values[("Loss", 1)][0, 0]), {p: values[("d" + p, 1)] for p in params}
 

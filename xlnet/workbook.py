@@ -380,7 +380,7 @@ def _write_init(
     ws = w.sheets[INIT]
     title = f"Initial weights (inputs, Glorot-uniform, seed {program.spec.seed})"
     if program.state:
-        title += f" and {program.spec.optimizer}'s initial state (zeros)"
+        title += f" and {program.spec.optimizer}'s initial state"
     ws.write(0, 0, title, w.bold)
     for p in program.initial:
         b = layout.block(program.carried(p), 0)
@@ -576,7 +576,7 @@ def _write_about(
         (
             "",
             f"Init: the initial weights (inputs, seed {spec.seed})"
-            + (" and the optimizer's initial state (zeros)." if program.state else "."),
+            + (" and the optimizer's initial state." if program.state else "."),
         ),
         (
             "",
@@ -602,8 +602,9 @@ def _write_about(
             + {
                 "sgd": "New P = P - learning_rate * dP.",
                 "momentum": "V = momentum * V + dP, New P = P - learning_rate * V.",
-                "adam": "M = b1 M + (1-b1) dP, S = b2 S + (1-b2) dP^2, New P = P - "
-                "learning_rate * (M/(1-b1^t)) / (sqrt(S/(1-b2^t)) + epsilon), t = epoch.",
+                "adam": "M = b1 M + (1-b1) dP, S = b2 S + (1-b2) dP*dP, New P = P - "
+                "learning_rate * (M/(1-b1^t)) / (sqrt(S/(1-b2^t)) + epsilon), where b1^t and "
+                "b2^t (t = the epoch) are carried as running products b1 * b1^(t-1), from 1.",
             }[spec.optimizer],
         ),
         (
