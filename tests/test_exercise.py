@@ -362,3 +362,13 @@ def test_deeper_net_exercises_grade(wine, tmp_path, activation):
 
     g = grade(fill(ex, tmp_path / "wrong.xlsx", edit=mistake))
     assert _not_correct(g) == [("dZ1", 1, "wrong")]
+    if activation == "sigmoid":
+        assert "tanh's derivative" in next(b.hint for b in g.graded if b.verdict == "wrong")
+
+    def no_derivative(step, epoch, i, j, f):
+        return f.split("*", 1)[0] if step == "dZ2" else f
+
+    g = grade(fill(ex, tmp_path / "missing.xlsx", edit=no_derivative))
+    assert _not_correct(g) == [("dZ2", 1, "wrong")]
+    hint = next(b.hint for b in g.graded if b.verdict == "wrong")
+    assert f"the {activation} derivative is missing" in hint

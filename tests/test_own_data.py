@@ -98,6 +98,8 @@ BAD = {
     "empty class": ("y,a\n1,2\n,3\n", "class is empty"),
     "blank header": ("y,,a\n1,2,3\n", "no name"),
     "empty file": ("", "empty"),
+    "python-only number": ("y,a\n1,1_0\n2,3\n", "'1_0' is not a number"),
+    "nul bytes": ("y,a\n1,\x002\n2,3\n", "NUL"),
 }
 
 
@@ -146,3 +148,39 @@ def test_data_too_big_for_a_sheet_is_a_clear_error(tmp_path, capsys):
 def test_target_needs_data(capsys, tmp_path):
     assert main(["build", "logreg", "--target", "y", "-o", str(tmp_path / "x.xlsx")]) == 2
     assert "--target goes with --data" in capsys.readouterr().err
+
+
+def test_spreadsheet_exports_are_read(tmp_path):
+    """A European-locale export (semicolons, decimal commas) and a trailing empty column."""
+    semi = tmp_path / "semi.csv"
+    semi.write_text("cls;a;b\n1;2,5;3\n2;3;1,25\n1;2,25;3\n2;3,5;1\n")
+    data = load_csv(semi)
+    assert data.feature_names == ("a", "b")
+    np.testing.assert_array_equal(data.features[:, 0], [2.5, 3.0, 2.25, 3.5])
+    trail = tmp_path / "trail.csv"
+    trail.write_text("cls,a,b,\r\n1,2,3,\r\n2,3,1,\r\n")
+    assert load_csv(trail).feature_names == ("a", "b")
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path):
+    """A header "=a" or a file named "=1+1.csv" is written as text, never as a formula."""
+    csv = tmp_path / "=1+1.csv"
+    csv.write_text('cls,=a,+b,=HYPERLINK("http://x")\n1,2,3,1\n2,3,1,2\n1,2.5,3,3\n2,3.5,1,4\n')
+    out = tmp_path / "out.xlsx"
+    assert main(["build", "logreg", "--data", str(csv), "--epochs", "2", "-o", str(out)]) == 0
+    report = verify(out)
+    assert report.ok and report.unchecked_formulas == 0, report.table()
+    data = read_book(out).sheet(DATA).values
+    assert data[(DATA_TOP - 1, 1)] == "=a" and data[(DATA_TOP - 1, 3)].startswith("=HYPERLINK")
+
+
+def test_confusion_headers_show_class_names(flowers):
+    import openpyxl
+
+    _csv, out = flowers
+    run = read_run(read_book(out))
+    b = run.layout.block("Confusion")
+    ws = openpyxl.load_workbook(out)["Summary"]
+    heads = [ws.cell(b.row, b.col + 1 + j).number_format for j in range(3)]
+    assert heads == [f'"{name}"' for name in SPECIES]
+    assert ws.cell(b.row + 1, b.col + 1).number_format == "0"

@@ -461,6 +461,7 @@ def test_command_line_from_a_workbook_and_checked(books, tmp_path, capsys):
     [
         (["{book}", "--hidden", "3"], "--hidden applies when training"),
         (["{book}", "--test-fraction", "0.2"], "--test-fraction applies when training"),
+        (["{book}", "--epochs", "20"], "--epochs applies when training"),  # the default, given
         (["forest"], "neither a model"),
         (["{book}", "--rows", "0"], "--rows"),
         (["{missing}"], "missing.xlsx"),

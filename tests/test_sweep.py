@@ -324,6 +324,7 @@ def test_command_line_json(tmp_path, capsys):
         (["--lr", "0.1,fast"], "not a number"),
         (["--lr", ",".join(str(i) for i in range(1, 102))], "100"),
         (["--target", "y"], "--target goes with --data"),
+        (["--model", "logreg", "--hidden", "3,4"], "--hidden goes with --model mlp"),
     ],
 )
 def test_command_line_bad_grids_are_one_line(tmp_path, capsys, args, message):

@@ -31,6 +31,7 @@ from .spec import (
     MAX_LR,
     MAX_SEED,
     MAX_TEST_FRACTION,
+    MIN_EPSILON,
     MODELS,
     OPTIMIZERS,
     OUTPUTS,
@@ -79,17 +80,16 @@ def _positive_float(text: str) -> float:
     return v
 
 
-def _fraction(lo: float, hi: float, what: str, open_low: bool = False):
-    """An argparse type: a number from lo to hi (above lo if open_low)."""
+def _fraction(lo: float, hi: float, what: str):
+    """An argparse type: a number from lo to hi."""
 
     def parse(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not (lo < v if open_low else lo <= v) or not v <= hi:
-            low = f"above {lo:g}" if open_low else f"from {lo:g}"
-            raise argparse.ArgumentTypeError(f"{what} must be {low} to {hi:g}, got {text}")
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be from {lo:g} to {hi:g}, got {text}")
         return v
 
     return parse
@@ -463,7 +463,7 @@ def _training_options(p: argparse.ArgumentParser) -> None:
         choices=OPTIMIZERS,
         default="sgd",
         help="sgd (default, as in the book), momentum (velocity V per epoch) or adam "
-        "(moments M, S and step t per epoch, bias-corrected)",
+        "(moments M, S and beta^t per epoch, bias-corrected)",
     )
     p.add_argument(
         "--momentum",
@@ -485,7 +485,7 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--epsilon",
-        type=_fraction(0, 0.1, "epsilon", open_low=True),
+        type=_fraction(MIN_EPSILON, 0.1, "epsilon"),
         default=DEFAULT_EPSILON,
         help=f"Adam's epsilon, the cell adam_epsilon (default {DEFAULT_EPSILON:g})",
     )
@@ -656,6 +656,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep, write_sweep
 
     out = _out_path("sweep", args.out, (Path(args.data),) if args.data else ())
+    if args.model == "logreg" and "--hidden" in _training_flags_given(args):
+        raise UsageError("xlnet sweep: --hidden goes with --model mlp; logreg sweeps --lr only")
     hidden = args.hidden if args.model == "mlp" else []
     base = _spec(args, hidden=hidden[0] if hidden else (DEFAULT_HIDDEN,), lr=args.lr[0])
     dataset = _dataset(args)
@@ -712,16 +714,17 @@ def _export_scorer(args: argparse.Namespace) -> int:
 
 
 def _training_flags_given(args: argparse.Namespace) -> list[str]:
-    """The model and training options set to anything but their defaults."""
+    """The model and training options given on the command line (whatever their value): the
+    command's parser parses the arguments again with every default suppressed."""
     parser = make_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    cmd = sub.choices[args.command]
-    skip = {"source", "out", "rows", "examples", "check", "help"}
-    return [
-        a.option_strings[-1]
-        for a in cmd._actions
-        if a.dest not in skip and a.option_strings and getattr(args, a.dest) != a.default
-    ]
+    for action in sub.choices[args.command]._actions:
+        action.default = argparse.SUPPRESS
+    given = vars(parser.parse_args(args.argv))
+    skip = {"command", "source", "out", "rows", "examples", "check"}
+    flags = {a.dest: a.option_strings[-1] for a in sub.choices[args.command]._actions
+             if a.option_strings}  # fmt: skip
+    return [flags[dest] for dest in given if dest not in skip and dest in flags]
 
 
 def _progress_printer(unit: str = "cells"):
@@ -770,6 +773,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -114,9 +115,19 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    if "\x00" in text:
+        raise DataError(f"{path}: not a text file (it holds NUL bytes)")
+    first = text.lstrip().split("\n", 1)[0]
+    # A spreadsheet set to a European locale saves "a;b;c" with decimal commas ("5,1").
+    semicolons = ";" in first and "," not in first
+    reader = csv.reader(io.StringIO(text), delimiter=";" if semicolons else ",")
+    rows = [r for r in reader if any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"{path}: the file is empty")
+    if semicolons:
+        rows = [[c.replace(",", ".") for c in r] for r in rows[1:]]
+        rows.insert(0, next(csv.reader(io.StringIO(first), delimiter=";")))
+    rows = _drop_empty_columns(rows)
     header = [h.strip() for h in rows[0]]
     if "" in header:
         raise DataError(f"{path}: column {header.index('') + 1} of the header has no name")
@@ -144,7 +155,7 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
                 names_seen.append(cell.strip())
                 continue
             try:
-                v = float(cell)
+                v = _number(cell)
             except ValueError:
                 raise DataError(
                     f"{path}: line {i}, column {header[j]!r}: {cell!r} is not a number"
@@ -169,6 +180,25 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
     return Dataset(features, labels, names, target, classes, path.name, class_names)
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.I)
+
+
+def _number(cell: str) -> float:
+    """A decimal number as a spreadsheet reads it: not Python's extras like "1_000"."""
+    text = cell.strip()
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
+
+
+def _drop_empty_columns(rows: list[list[str]]) -> list[list[str]]:
+    """Drop trailing columns blank in the header and every row (a spreadsheet's "a,b," export)."""
+    width = max(len(r) for r in rows)
+    while width > 0 and all(len(r) < width or not r[width - 1].strip() for r in rows):
+        width -= 1
+    return [r[:width] for r in rows]
+
+
 def _class_column(path: Path, target: str, cells: list[str], out: np.ndarray):
     """Fill `out` with the class column as numbers: its values if all are finite numbers,
     else codes 1..K of the text classes in sorted order (returned as their names)."""
@@ -176,7 +206,7 @@ def _class_column(path: Path, target: str, cells: list[str], out: np.ndarray):
         line = cells.index("") + 2
         raise DataError(f"{path}: line {line}, column {target!r}: the class is empty")
     try:
-        numbers = [float(c) for c in cells]
+        numbers = [_number(c) for c in cells]
     except ValueError:
         numbers = []
     if numbers and all(math.isfinite(v) for v in numbers):

@@ -41,7 +41,11 @@ SETTING_ROWS: tuple[tuple[str, str, str], ...] = (
     ("epochs", "Epochs", "full-batch gradient-descent steps written below each other"),
     (LR_NAME, "Learning rate", "defined name learning_rate: change it and the run recomputes"),
     (N_NAME, "Sample count", "defined name n_samples: the N in the means and in dW = X'dZ/N"),
-    ("optimizer", "Optimizer", "sgd, momentum (velocity V) or adam (moments M, S and step t)"),
+    (
+        "optimizer",
+        "Optimizer",
+        "sgd, momentum (velocity V) or adam (moments M, S and beta^t)",
+    ),
     (MOMENTUM_NAME, "Momentum", "defined name momentum: V = momentum * V + dP (momentum only)"),
     (BETA1_NAME, "Adam beta1", "defined name adam_beta1: decay of the first moment M (adam)"),
     (BETA2_NAME, "Adam beta2", "defined name adam_beta2: decay of the second moment S (adam)"),

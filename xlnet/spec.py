@@ -28,6 +28,9 @@ MAX_LAYERS = 8  # hidden layers
 MAX_LR = 1e6
 MAX_SEED = 2**32 - 1
 MAX_TEST_FRACTION = 0.9
+# Excel holds no number below ~2.2e-308 (it reads them as 0): a smaller epsilon could turn a
+# zero gradient's 0/(0 + epsilon) into #DIV/0! there.
+MIN_EPSILON = 1e-300
 
 
 class SpecError(ValueError):
@@ -100,8 +103,8 @@ class Spec:
             if not 0 <= v < 1:
                 raise SpecError(f"{name} must be from 0 up to (not including) 1, got {v:g}")
         eps = float(self.epsilon)
-        if not 0 < eps < 1:
-            raise SpecError(f"epsilon must be a positive number below 1, got {eps:g}")
+        if not MIN_EPSILON <= eps < 1:
+            raise SpecError(f"epsilon must be from {MIN_EPSILON:g} to below 1, got {eps:g}")
         tf = float(self.test_fraction)
         if not (math.isfinite(tf) and 0 <= tf <= MAX_TEST_FRACTION):
             raise SpecError(f"test fraction must be from 0 to {MAX_TEST_FRACTION:g}, got {tf:g}")

@@ -145,9 +145,10 @@ class SweepResult:
         rows = []
         for i, r in enumerate(self.runs):
             row = [*([r.hidden_text] if hidden else []), number_text(r.lr), _loss_text(r),
-                   f"{r.train_accuracy:.4f}"]  # fmt: skip
+                   f"{r.train_accuracy:.4f}" if r.finite else "-"]  # fmt: skip
             if self.has_test:
-                row.append("-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}")
+                shown = r.test_accuracy is not None and r.finite
+                row.append(f"{r.test_accuracy:.4f}" if shown else "-")
             row.append(str(self.rank(i)))
             rows.append(row)
         widths = [max(len(h), *(len(row[c]) for row in rows)) for c, h in enumerate(head)]
@@ -185,8 +186,8 @@ class SweepResult:
             "hidden": r.hidden_text if r.hidden else None,
             "lr": r.lr,
             "final_loss": _finite_or_none(r.final_loss),
-            "train_accuracy": _finite_or_none(r.train_accuracy),
-            "test_accuracy": _finite_or_none(r.test_accuracy),
+            "train_accuracy": _finite_or_none(r.train_accuracy) if r.finite else None,
+            "test_accuracy": _finite_or_none(r.test_accuracy) if r.finite else None,
             "finite": r.finite,
             "rank": self.rank(i),
             "best": i == self.best_index,
@@ -420,21 +421,20 @@ def _columns(result: SweepResult) -> list[_Column]:
     """The results table's columns: header, shown with decimals, value of run i."""
     cols: list[_Column] = [("Run", False, lambda i, r: i + 1)]
     if result.base.model != "logreg":
-        # One layer's size is a number and several are text ("8,4"), as on the Settings sheet.
-        cols.append(
-            ("Hidden", False, lambda i, r: r.hidden[0] if len(r.hidden) == 1 else r.hidden_text)
-        )
+        # Text in every row ("5", "8,4"): one column, one type, whatever the depth.
+        cols.append(("Hidden", False, lambda i, r: r.hidden_text))
     cols += [
         ("Learning rate", False, lambda i, r: r.lr),
         ("Final loss", True, lambda i, r: r.final_loss if r.finite else "diverged"),
-        ("Train accuracy", True, lambda i, r: r.train_accuracy),
+        # A diverged run's accuracies count predictions made from NaN: meaningless.
+        ("Train accuracy", True, lambda i, r: r.train_accuracy if r.finite else "-"),
     ]
     if result.has_test:
         cols.append(
             (
                 "Test accuracy",
                 True,
-                lambda i, r: "-" if r.test_accuracy is None else r.test_accuracy,
+                lambda i, r: "-" if r.test_accuracy is None or not r.finite else r.test_accuracy,
             )
         )
     cols += [

@@ -175,7 +175,11 @@ class _Writer:
         extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
     ) -> None:  # fmt: skip
         self.program, self.layout, self.blanks = program, layout, blanks
-        self.wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False})
+        # Text is always text: a CSV header or file name like "=HYPERLINK(...)" must not
+        # become a live formula (formulas are written with write_formula only).
+        self.wb = xlsxwriter.Workbook(
+            path, {"strings_to_numbers": False, "strings_to_formulas": False}
+        )
         self.wb.set_properties(
             {"title": "xlnet training workbook", "creator": "xlnet", "created": FIXED_TIME}
         )
@@ -183,6 +187,7 @@ class _Writer:
         self.bold = self.wb.add_format({"bold": True})
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.num = self.wb.add_format({"num_format": NUMBER_FORMAT})
+        self.count = self.wb.add_format({"num_format": "0"})
         if extra is not None:
             extra(self.wb, {"bold": self.bold, "title": self.title, "num": self.num})
         names = [SUMMARY, SETTINGS, DATA, *([TEST] if program.dims.n_test else []), INIT, TRAIN]
@@ -191,11 +196,12 @@ class _Writer:
         self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
         self.formulas = 0
         self._class_formats: dict = {}
+        self.dataset: Dataset | None = None
 
-    def class_format(self, dataset: Dataset, j: int, bold: bool = False):
+    def class_format(self, dataset: Dataset, j: int, bold: bool = False, plain: bool = False):
         """Shows class j's value as "Cultivar 1", or a text class's name (the cell holds its
-        code)."""
-        key = (j, bold)
+        code); `plain`: without the input colour."""
+        key = (j, bold or plain)
         if key not in self._class_formats:
             if dataset.class_names:
                 name = dataset.class_names[j].replace('"', "'")
@@ -218,10 +224,10 @@ class _Writer:
         for i, j, r, c in block.cells():
             ws.write_number(r, c, float(array[i, j]), self.input)
 
-    def formula_block(self, block: Block, formula, array: np.ndarray) -> None:
+    def formula_block(self, block: Block, formula, array: np.ndarray, fmt=None) -> None:
         ws = self.sheets[block.sheet]
         for i, j, r, c in block.cells():
-            ws.write_formula(r, c, "=" + formula(i, j), self.num, float(array[i, j]))
+            ws.write_formula(r, c, "=" + formula(i, j), fmt or self.num, float(array[i, j]))
         self.formulas += block.nrows * block.ncols
 
     def array_block(self, block: Block, formula: str, array: np.ndarray) -> None:
@@ -246,6 +252,7 @@ def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None, a
         run.values,
     )
     w = _Writer(path, program, layout, blanks, extra)
+    w.dataset = dataset
     spec = program.spec
     _write_settings(w, program, layout, inputs, dataset)
     _write_data(w, program, layout, dataset, values)
@@ -485,13 +492,14 @@ def _write_confusion(
     ws.write(1, layout.confusion_col, "actual / predicted", w.bold)
     for j in range(program.dims.k):
         value = float(values[("Classes", None)][0, j])
-        ws.write_number(1, block.col + j, value, w.bold)
-        ws.write_number(block.row + j, layout.confusion_col, value, w.bold)
+        head = w.class_format(w.dataset, j, bold=True, plain=True)
+        ws.write_number(1, block.col + j, value, head)
+        ws.write_number(block.row + j, layout.confusion_col, value, head)
     step = program.final_steps[0]
     last = program.spec.epochs
     args = [layout.block(*program.locate(a, last)) for a in step.args]
     cached = values[("Confusion", None)] * (0 if w.blanks is not None else 1)
-    w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached)
+    w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached, w.count)
 
 
 def _exercise_lines(w: _Writer, program: Program, layout: Layout) -> list[tuple[str, object]]:
@@ -561,6 +569,21 @@ def _write_about(
             "",
             f"Data: the raw {dataset.target_name} data (inputs), one-hot targets Y and the "
             "z-score normalised features X, as formulas.",
+        ),
+        *(
+            [
+                (
+                    "",
+                    f"Classes: {dataset.target_name} is coded "
+                    + ", ".join(
+                        f"{c:g} = {n}"
+                        for c, n in zip(dataset.classes, dataset.class_names, strict=True)
+                    )
+                    + "; labels and class headers show the names, Prediction blocks the codes.",
+                )
+            ]
+            if dataset.class_names
+            else []
         ),
         *(
             [
