@@ -30,6 +30,13 @@ GRID = [
 ]  # fmt: skip
 QUICK = [("logreg", 0, "cells", 10), ("mlp", 5, "arrays", 10)]
 
+# A child process that recalculates a file with LibreOffice: python -c LO_RECALC FILE REPO.
+LO_RECALC = (
+    "import sys, tempfile; sys.path.insert(0, sys.argv[2]);"
+    "from xlnet.libreoffice import recalculate;"
+    "recalculate(sys.argv[1], tempfile.mkdtemp())"
+)
+
 NAIVE = """
 import sys, time, formulas
 t = time.perf_counter()
@@ -61,11 +68,7 @@ def main() -> None:
     args = ap.parse_args()
     xl = [sys.executable, "-m", "xlnet"]
     here = Path(__file__).resolve().parents[1]
-    lo = (
-        "import sys, tempfile; sys.path.insert(0, sys.argv[2]);"
-        "from xlnet.libreoffice import recalculate;"
-        "recalculate(sys.argv[1], tempfile.mkdtemp())"
-    )
+    lo = LO_RECALC
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB, "

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import measure
+from bench import LO_RECALC, measure
 
 # (label, build flags); every row is an mlp in the arrays layout.
 CASES = [
@@ -34,11 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     xl = [sys.executable, "-m", "xlnet"]
     here = Path(__file__).resolve().parents[1]
-    lo = (
-        "import sys, tempfile; sys.path.insert(0, sys.argv[2]);"
-        "from xlnet.libreoffice import recalculate;"
-        "recalculate(sys.argv[1], tempfile.mkdtemp())"
-    )
+    lo = LO_RECALC
     print(f"mlp, arrays layout, {args.epochs} epochs, wine data; x = ratio to the first row\n")
     print("| case | formula cells | file MB | build s | verify s | verify peak MB | "
           "LibreOffice s | verify x | LibreOffice x |")  # fmt: skip

@@ -83,8 +83,9 @@ def _replace(step: str, epoch: int, old: str, new: str):
 
 
 def _z_for_a(m: re.Match) -> str:
-    """(1-A1^2) -> (1-Z1^2): Z1 sits 4 columns left of A1 (3 hidden units and a gap)."""
-    return f"(1-{col_letters(col_index(m[1]) - 4)}{m[2]}^2)"
+    """(1-A1*A1) -> (1-Z1*Z1): Z1 sits 4 columns left of A1 (3 hidden units and a gap)."""
+    z = f"{col_letters(col_index(m[1]) - 4)}{m[2]}"
+    return f"(1-{z}*{z})"
 
 
 # Each planted mistake: the one block it must be reported in, and words of the hint.
@@ -94,7 +95,7 @@ MISTAKES = {
     "missing 1/N": (_replace("dW2", 1, "/n_samples", ""), "dW2", 1, "wrong", "missing 1/N"),
     "LOG for LN": (_replace("Sample Loss", 2, "LN(", "LOG("), "Sample Loss", 2, "wrong", "LN"),
     "tanh derivative of Z": (
-        lambda s, e, i, j, f: re.sub(r"\(1-([A-Z]+)(\d+)\^2\)", _z_for_a, f)
+        lambda s, e, i, j, f: re.sub(r"\(1-([A-Z]+)(\d+)\*\1\2\)", _z_for_a, f)
         if (s, e) == ("dZ1", 1) else f,
         "dZ1", 1, "wrong", "from Z1"),
     "text in arithmetic": (lambda s, e, i, j, f: f + '+"x"' if (s, e) == ("db1", 1) else f,

@@ -161,22 +161,19 @@ def _back_tanh_mistakes(env: Env, shape: Shape, dz, w, a) -> Candidates:
     ]  # fmt: skip
 
 
-def _back_relu_mistakes(env: Env, shape: Shape, dz, w, a) -> Candidates:
-    back = dz @ w.T
-    return [
-        ("the relu derivative is missing: multiply by IF(A>0,1,0)", _as(shape, back)),
-        ("(1 - A^2) is tanh's derivative; this layer is relu: IF(A>0,1,0)",
-         _as(shape, back * (1 - a * a))),
-    ]  # fmt: skip
+def _back_mistakes(layer: str, derivative: str) -> Callable[..., Candidates]:
+    """Mistakes in back-propagating through a relu or sigmoid layer: the derivative left out,
+    or tanh's written instead."""
 
+    def mistakes(env: Env, shape: Shape, dz, w, a) -> Candidates:
+        back = dz @ w.T
+        return [
+            (f"the {layer} derivative is missing: multiply by {derivative}", _as(shape, back)),
+            (f"(1 - A^2) is tanh's derivative; this layer is {layer}: {derivative}",
+             _as(shape, back * (1 - a * a))),
+        ]  # fmt: skip
 
-def _back_sigmoid_mistakes(env: Env, shape: Shape, dz, w, a) -> Candidates:
-    back = dz @ w.T
-    return [
-        ("the sigmoid derivative is missing: multiply by A * (1 - A)", _as(shape, back)),
-        ("(1 - A^2) is tanh's derivative; this layer is sigmoid: A * (1 - A)",
-         _as(shape, back * (1 - a * a))),
-    ]  # fmt: skip
+    return mistakes
 
 
 def _sgd(env: Env, shape: Shape, p, g) -> Candidates:
@@ -242,6 +239,7 @@ def step_check(op: str) -> Check:
         return CHECKS[op]
     uses_n = op in ("mean", "grad_w", "grad_b", "accuracy")
     mistakes = {"delta": _delta_mistakes, "sgd": _sgd_mistakes, "tanh": _tanh_mistakes,
-                "back_tanh": _back_tanh_mistakes, "back_relu": _back_relu_mistakes,
-                "back_sigmoid": _back_sigmoid_mistakes}.get(op)  # fmt: skip
+                "back_tanh": _back_tanh_mistakes,
+                "back_relu": _back_mistakes("relu", "IF(A>0,1,0)"),
+                "back_sigmoid": _back_mistakes("sigmoid", "A * (1 - A)")}.get(op)  # fmt: skip
     return Check(op, uses_n, _numpy_step(op), mistakes)

@@ -70,29 +70,24 @@ def _int_in(lo: int, hi: int):
     return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < v < MAX_LR:
-        raise argparse.ArgumentTypeError(f"must be a positive number below {MAX_LR:g}, got {text}")
-    return v
-
-
-def _fraction(lo: float, hi: float, what: str):
-    """An argparse type: a number from lo to hi."""
+def _number_in(lo: float, hi: float, what: str, open_ends: bool = False):
+    """An argparse type: a number from lo to hi (strictly between them with open_ends)."""
 
     def parse(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{what} must be from {lo:g} to {hi:g}, got {text}")
+        inside = lo < v < hi if open_ends else lo <= v <= hi
+        if not inside:
+            span = f"above {lo:g} and below {hi:g}" if open_ends else f"from {lo:g} to {hi:g}"
+            raise argparse.ArgumentTypeError(f"{what} must be {span}, got {text}")
         return v
 
     return parse
+
+
+_positive_float = _number_in(0, MAX_LR, "the learning rate", open_ends=True)
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -467,31 +462,31 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--momentum",
-        type=_fraction(0, 0.999, "momentum"),
+        type=_number_in(0, 0.999, "momentum"),
         default=DEFAULT_MOMENTUM,
         help=f"momentum's decay, the named cell momentum (default {DEFAULT_MOMENTUM:g})",
     )
     p.add_argument(
         "--beta1",
-        type=_fraction(0, 0.999, "beta1"),
+        type=_number_in(0, 0.999, "beta1"),
         default=DEFAULT_BETA1,
         help=f"Adam's first-moment decay, the cell adam_beta1 (default {DEFAULT_BETA1:g})",
     )
     p.add_argument(
         "--beta2",
-        type=_fraction(0, 0.99999, "beta2"),
+        type=_number_in(0, 0.99999, "beta2"),
         default=DEFAULT_BETA2,
         help=f"Adam's second-moment decay, the cell adam_beta2 (default {DEFAULT_BETA2:g})",
     )
     p.add_argument(
         "--epsilon",
-        type=_fraction(MIN_EPSILON, 0.1, "epsilon"),
+        type=_number_in(MIN_EPSILON, 0.1, "epsilon"),
         default=DEFAULT_EPSILON,
         help=f"Adam's epsilon, the cell adam_epsilon (default {DEFAULT_EPSILON:g})",
     )
     p.add_argument(
         "--test-fraction",
-        type=_fraction(0, MAX_TEST_FRACTION, "test fraction"),
+        type=_number_in(0, MAX_TEST_FRACTION, "test fraction"),
         default=0.0,
         metavar="F",
         help="hold out this share of each class (seeded, stratified) on a Test sheet; the "
