@@ -125,8 +125,7 @@ def load_csv(path: str | Path, target: str | None = None) -> Dataset:
     if not rows:
         raise DataError(f"{path}: the file is empty")
     if semicolons:
-        rows = [[c.replace(",", ".") for c in r] for r in rows[1:]]
-        rows.insert(0, next(csv.reader(io.StringIO(first), delimiter=";")))
+        rows = [rows[0]] + [[c.replace(",", ".") for c in r] for r in rows[1:]]
     rows = _drop_empty_columns(rows)
     header = [h.strip() for h in rows[0]]
     if "" in header:

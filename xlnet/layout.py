@@ -31,6 +31,9 @@ BETA1_NAME = "adam_beta1"
 BETA2_NAME = "adam_beta2"
 EPS_NAME = "adam_epsilon"
 HYPER_NAMES = (MOMENTUM_NAME, BETA1_NAME, BETA2_NAME, EPS_NAME)
+# The hyperparameter cells each optimizer's formulas read (input cells, like the learning rate).
+OPTIMIZER_INPUTS = {"sgd": (), "momentum": (MOMENTUM_NAME,),
+                    "adam": (BETA1_NAME, BETA2_NAME, EPS_NAME)}  # fmt: skip
 
 # Settings sheet: key, label, meaning. Row i+1 (0-based) holds setting i; column B the value.
 SETTING_ROWS: tuple[tuple[str, str, str], ...] = (

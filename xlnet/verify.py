@@ -23,6 +23,7 @@ from .layout import (
     LR_NAME,
     MOMENTUM_NAME,
     N_NAME,
+    OPTIMIZER_INPUTS,
     SETTINGS,
     SHEETS,
     TEST,
@@ -267,8 +268,7 @@ def read_run(book: Book) -> Run:
     # The optimizer's hyperparameters are inputs like the learning rate: read as entered.
     hyper = {MOMENTUM_NAME: DEFAULT_MOMENTUM, BETA1_NAME: DEFAULT_BETA1,
              BETA2_NAME: DEFAULT_BETA2, EPS_NAME: DEFAULT_EPSILON}  # fmt: skip
-    used = {"momentum": (MOMENTUM_NAME,), "adam": (BETA1_NAME, BETA2_NAME, EPS_NAME)}
-    for key in used.get(optimizer, ()):
+    for key in OPTIMIZER_INPUTS[spec.optimizer]:
         hyper[key] = number(key)
 
     def count_samples(sheet: str) -> int:

@@ -27,6 +27,7 @@ from .layout import (
     LR_NAME,
     MOMENTUM_NAME,
     N_NAME,
+    OPTIMIZER_INPUTS,
     SETTING_ROWS,
     SETTINGS,
     SUMMARY,
@@ -171,10 +172,11 @@ def atomic_write(out: Path, write):
 
 class _Writer:
     def __init__(
-        self, path: str, program: Program, layout: Layout, blanks: Blanks | None = None,
+        self, path: str, program: Program, layout: Layout, dataset: Dataset,
+        blanks: Blanks | None = None,
         extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
     ) -> None:  # fmt: skip
-        self.program, self.layout, self.blanks = program, layout, blanks
+        self.program, self.layout, self.dataset, self.blanks = program, layout, dataset, blanks
         # Text is always text: a CSV header or file name like "=HYPERLINK(...)" must not
         # become a live formula (formulas are written with write_formula only).
         self.wb = xlsxwriter.Workbook(
@@ -196,7 +198,6 @@ class _Writer:
         self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
         self.formulas = 0
         self._class_formats: dict = {}
-        self.dataset: Dataset | None = None
 
     def class_format(self, dataset: Dataset, j: int, bold: bool = False, plain: bool = False):
         """Shows class j's value as "Cultivar 1", or a text class's name (the cell holds its
@@ -251,8 +252,7 @@ def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None, a
         run.inputs,
         run.values,
     )
-    w = _Writer(path, program, layout, blanks, extra)
-    w.dataset = dataset
+    w = _Writer(path, program, layout, dataset, blanks, extra)
     spec = program.spec
     _write_settings(w, program, layout, inputs, dataset)
     _write_data(w, program, layout, dataset, values)
@@ -291,17 +291,11 @@ def _setting_values(program: Program, inputs: Inputs, dataset: Dataset) -> dict[
     }  # fmt: skip
 
 
-def _used_hyper(spec: Spec) -> tuple[str, ...]:
-    """The hyperparameter cells the chosen optimizer's formulas read."""
-    return {"sgd": (), "momentum": (MOMENTUM_NAME,),
-            "adam": (BETA1_NAME, BETA2_NAME, EPS_NAME)}[spec.optimizer]  # fmt: skip
-
-
 def _write_settings(
     w: _Writer, program: Program, layout: Layout, inputs: Inputs, dataset: Dataset
 ) -> None:
     value = _setting_values(program, inputs, dataset)
-    inputs_here = (LR_NAME, N_NAME, *_used_hyper(program.spec))
+    inputs_here = (LR_NAME, N_NAME, *OPTIMIZER_INPUTS[program.spec.optimizer])
     ws = w.sheets[SETTINGS]
     for col, head in enumerate(("Setting", "Value", "Meaning")):
         ws.write(0, col, head, w.bold)
@@ -655,7 +649,7 @@ def _write_about(
         ("head", "Settings used"),
     ]
     values = _setting_values(program, inputs, dataset)
-    unused = set(HYPER_NAMES) - set(_used_hyper(spec))
+    unused = set(HYPER_NAMES) - set(OPTIMIZER_INPUTS[spec.optimizer])
     if spec.model != "mlp":
         unused |= {"hidden", "activation"}
     for key, label, _ in SETTING_ROWS:
