@@ -26,14 +26,14 @@ import xlsxwriter
 
 from . import a1
 from .data import Dataset
-from .evaluate import EMPTY, EvalError, Result, evaluate, from_cached, is_error
+from .evaluate import EMPTY, EvalError, Result, evaluate, is_error
 from .layout import DATA, DATA_TOP, Block
 from .ops import Env
 from .program import STEP_GROUPS, Step, build_program
 from .spec import Spec, SpecError, parse_hidden
-from .verify import ENGINES, TOLERANCE, read_run
+from .verify import ENGINES, TOLERANCE, block_numbers, read_run, recompute
 from .workbook import FIXED_TIME, NUMBER_FORMAT, atomic_write, prepare
-from .xlsxio import BookError, read_book, read_cached
+from .xlsxio import BookError, read_book
 
 SCORE = "Score"
 MODEL = "Model"
@@ -604,15 +604,10 @@ def _open_scorer(path: str | Path) -> tuple[Scorer, ScorerLayout]:
     lay = ScorerLayout(spec, f, k, rows, named)
 
     def numbers(name: str) -> np.ndarray:
-        block = lay.blocks[name]
-        out = np.empty((block.nrows, block.ncols))
-        for i, j, r, c in block.cells():
-            v = model.get((r, c))
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise ScorerError(f"{path}: {MODEL}!{a1.cell(r, c)} ({name}) should hold a "
-                                  f"number, found {v!r}")  # fmt: skip
-            out[i, j] = float(v)
-        return out
+        try:
+            return block_numbers(book, lay.blocks[name], name)
+        except BookError as exc:
+            raise ScorerError(str(exc)) from None
 
     head = SCORE_TOP - 1
     names = tuple(str(model.get((CLASS_ROW + 1, 1 + j))) for j in range(k))
@@ -738,16 +733,10 @@ def check_scorer(
     with tempfile.TemporaryDirectory(prefix="xlnet-scorer-") as tmp:
         filled = Path(tmp) / path.name
         _fill(path, filled, raw, lay)
-        book = read_book(filled)
-        if engine == "formulas":
-            try:
-                result = evaluate(book)
-            except EvalError as exc:
-                raise ScorerError(f"{path}: {exc}") from None
-        else:
-            from .libreoffice import recalculate
-
-            result = from_cached(book, read_cached(recalculate(filled, Path(tmp) / "out")))
+        try:
+            result = recompute(read_book(filled), filled, engine)
+        except EvalError as exc:
+            raise ScorerError(f"{path}: {str(exc).removeprefix(f'{filled}: ')}") from None
     complete = np.array([i < raw.shape[0] and bool(np.isfinite(raw[i]).all())
                          for i in range(lay.rows)])  # fmt: skip
     rows_in = np.flatnonzero(complete)

@@ -18,7 +18,6 @@ from .layout import (
     DATA,
     DATA_TOP,
     EPS_NAME,
-    INIT,
     LABEL_COL,
     LR_NAME,
     MOMENTUM_NAME,
@@ -287,32 +286,17 @@ def read_run(book: Book) -> Run:
         layout = Layout(program)
     except SpecError as exc:
         raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
-    data = book.sheet(DATA).values
-
-    def numbers(sheet_values, block: Block, what: str) -> np.ndarray:
-        out = np.empty((block.nrows, block.ncols))
-        for i, j, r, c in block.cells():
-            v = sheet_values.get((r, c))
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise BookError(
-                    f"{book.path}: {block.sheet}!{a1.cell(r, c)} ({what}) should hold a number, "
-                    f"found {v!r}"
-                )
-            out[i, j] = float(v)
-        return out
 
     test: dict[str, np.ndarray | None] = {"Raw": None, "Label": None}
     if n_test:
-        tv = book.sheet(TEST).values
-        test = {n: numbers(tv, layout.block(TEST_PREFIX + n), "held-out " + n.lower())
+        test = {n: block_numbers(book, layout.block(TEST_PREFIX + n), "held-out " + n.lower())
                 for n in test}  # fmt: skip
     inputs = Inputs(
-        raw=numbers(data, layout.block("Raw"), "raw data"),
-        label=numbers(data, layout.block("Label"), "label"),
-        classes=numbers(data, layout.block("Classes"), "class value"),
+        raw=block_numbers(book, layout.block("Raw"), "raw data"),
+        label=block_numbers(book, layout.block("Label"), "label"),
+        classes=block_numbers(book, layout.block("Classes"), "class value"),
         init={
-            p: numbers(book.sheet(INIT).values, layout.block(program.carried(p), 0), p)
-            for p in program.initial
+            p: block_numbers(book, layout.block(program.carried(p), 0), p) for p in program.initial
         },
         lr=lr,
         n=n_div,
@@ -568,6 +552,43 @@ def reference_self_check(run: Run) -> BlockCheck:
                       problem=None if ok else f"exceeds {FD_TOLERANCE:g}")  # fmt: skip
 
 
+def recompute(
+    book: Book,
+    path: str | Path,
+    engine: str = "formulas",
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Every formula of `book` (read from `path`) recomputed by `engine`: our evaluator, or
+    headless LibreOffice forced to recalculate a copy. Cached values are never used."""
+    if engine == "formulas":
+        try:
+            return evaluate(book, progress=progress)
+        except EvalError as exc:
+            raise EvalError(f"{path}: {exc}") from None
+    if engine == "libreoffice":
+        from .libreoffice import recalculate
+
+        with tempfile.TemporaryDirectory(prefix="xlnet-recalc-") as tmp:
+            return from_cached(book, read_cached(recalculate(path, tmp)))
+    raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def block_numbers(book: Book, block: Block, what: str) -> np.ndarray:
+    """A block of numbers entered in `book` (inputs: data, weights, a scorer's model); a cell
+    holding anything else is a BookError naming it."""
+    values = book.sheet(block.sheet).values
+    out = np.empty((block.nrows, block.ncols))
+    for i, j, r, c in block.cells():
+        v = values.get((r, c))
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise BookError(
+                f"{book.path}: {block.sheet}!{a1.cell(r, c)} ({what}) should hold a number, "
+                f"found {v!r}"
+            )
+        out[i, j] = float(v)
+    return out
+
+
 def verify(
     path: str | Path,
     engine: str = "formulas",
@@ -578,18 +599,7 @@ def verify(
     book = read_book(path)
     run = read_run(book)
     expected = train(run.program, run.inputs)
-    if engine == "formulas":
-        try:
-            result = evaluate(book, progress=progress)
-        except EvalError as exc:
-            raise EvalError(f"{path}: {exc}") from None
-    elif engine == "libreoffice":
-        from .libreoffice import recalculate
-
-        with tempfile.TemporaryDirectory(prefix="xlnet-verify-") as tmp:
-            result = from_cached(book, read_cached(recalculate(path, tmp)))
-    else:
-        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    result = recompute(book, path, engine, progress)
     report = Report(str(path), engine, tolerance)
     report.blocks = compare(run, result, expected, tolerance, engine)
     report.blocks.append(reference_self_check(run))
