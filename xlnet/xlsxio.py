@@ -39,6 +39,9 @@ class Sheet:
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # "=..." per cell
     arrays: dict[tuple[int, int], tuple[str, int, int]] = field(default_factory=dict)
     # arrays: top-left -> (formula, rows, cols) of a legacy (CSE) array formula
+    names: dict[str, str] = field(default_factory=dict)
+    # names: this sheet's own defined names (localSheetId), upper case -> formula text; inside
+    # this sheet they win over the workbook's names of the same spelling, as in Excel
 
 
 @dataclass
