@@ -24,6 +24,9 @@ class BookError(ValueError):
 MAX_UNPACKED_BYTES = 4_000_000_000
 MAX_RATIO = 200
 MAX_CELLS = 20_000_000
+# The evaluator holds each sheet as a dense grid (~21 bytes a cell): a sheet whose cells or
+# references span more than this many (rows x columns of its extent) is refused, not computed.
+MAX_GRID_CELLS = 32_000_000
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted OOXML and legacy .xls are OLE2 files
 
 # openpyxl parses with defusedxml when it is installed (a dependency of xlnet): no entity
