@@ -1,18 +1,21 @@
-"""Reading .xlsx files (openpyxl lives behind this module): formulas, values and names."""
+"""Reading .xlsx files as Excel and LibreOffice read them: sheets, names, values and formulas.
+
+The package's parts are found through its relationships, every XML part is parsed in full (a
+broken one is refused, as Excel refuses it), and each worksheet is streamed by sheetxml. Only
+entered values and formulas are inputs; cached values are read on request (`read_cached`).
+"""
 
 from __future__ import annotations
 
-import warnings
+import stat
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import openpyxl
-import openpyxl.xml
-from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet.formula import ArrayFormula
+from pathlib import Path, PurePosixPath
 
 from . import a1
+from .sheetxml import CHUNK, Cells, SheetError, feed, parser, read_sheet, read_strings
 
 
 class BookError(ValueError):
@@ -29,10 +32,9 @@ MAX_CELLS = 20_000_000
 MAX_GRID_CELLS = 32_000_000
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted OOXML and legacy .xls are OLE2 files
 
-# openpyxl parses with defusedxml when it is installed (a dependency of xlnet): no entity
-# expansion ("billion laughs"), no external entities.
-if not openpyxl.xml.DEFUSEDXML:
-    raise ImportError("xlnet needs defusedxml for openpyxl (pip install defusedxml)")
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_STRICT_REL = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Sheet:
 class Book:
     path: Path
     sheets: dict[str, Sheet]
-    names: dict[str, str]  # defined name (upper case) -> its formula text, e.g. "Settings!$B$6"
+    names: dict[str, str]  # workbook-level defined name (upper case) -> its formula text
 
     def sheet(self, name: str) -> Sheet:
         for s in self.sheets.values():
@@ -62,10 +64,17 @@ class Book:
 
 def check_archive(path: Path) -> None:
     """Refuse, before any XML is parsed, what is not an .xlsx or would unpack too large."""
-    if not path.exists():
-        raise BookError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise BookError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BookError(f"{path}: cannot read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
         raise BookError(f"{path}: is a folder, not an .xlsx file")
+    if not stat.S_ISREG(mode):
+        # A FIFO blocks a reader forever and a device never ends: regular files only.
+        raise BookError(f"{path}: is not a regular file (a pipe, socket or device)")
     with path.open("rb") as f:
         magic = f.read(8)
     if magic.startswith(_OLE2):
@@ -78,12 +87,15 @@ def check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
-            names = {i.filename for i in infos}
+            names = [i.filename for i in infos]
             if "mimetype" in names and b"opendocument" in z.read("mimetype"):
                 raise BookError(f"{path}: an OpenDocument (.ods) file; save it as .xlsx")
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise BookError(f"{path}: not an .xlsx file ({exc})") from None
-    if "xl/workbook.xml" not in names:
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise BookError(f"{path}: the archive holds {twice} twice; which copy counts is ambiguous")
+    if "xl/workbook.xml" not in names and "_rels/.rels" not in names:
         raise BookError(f"{path}: a zip archive but not an .xlsx workbook (no xl/workbook.xml)")
     total = sum(i.file_size for i in infos)
     if total > MAX_UNPACKED_BYTES:
@@ -99,86 +111,190 @@ def check_archive(path: Path) -> None:
             )
 
 
-def _open(path: Path, data_only: bool):
+class _Package:
+    """The zip archive: parts by name, each read in chunks; every error is a BookError."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.zip = zipfile.ZipFile(path)
+        self.names = set(self.zip.namelist())
+
+    def chunks(self, part: str) -> Iterator[bytes]:
+        with self.zip.open(part) as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
+    def parse(self, part: str, what, *args, label: str = ""):
+        """Run a sheetxml reader over a part; any failure names the file and the part (or
+        `label`, a sheet's name)."""
+        label = label or part
+        try:
+            return what(self.chunks(part), *args)
+        except SheetError as exc:
+            prefix = "cannot read " if exc.broken else ""
+            raise BookError(f"{self.path}: {prefix}{label}: {exc}") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise BookError(f"{self.path}: cannot read {label}: not unpacked ({exc})") from None
+
+    def elements(self, part: str, wanted: set[str]) -> list[tuple[str, dict[str, str], str]]:
+        """(local name, attributes, text) of the wanted elements of a small part."""
+        found: list[tuple[str, dict[str, str], str]] = []
+        open_: list[tuple[int, list[str]]] = []  # (index in found, text) of open elements
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            local = name.rpartition(" ")[2]
+            if local in wanted:
+                open_.append((len(found), []))
+                found.append((local, attrs, ""))
+
+        def text(data: str) -> None:
+            if open_:
+                open_[-1][1].append(data)
+
+        def end(name: str) -> None:
+            if open_ and name.rpartition(" ")[2] in wanted:
+                i, pieces = open_.pop()
+                found[i] = (found[i][0], found[i][1], "".join(pieces))
+
+        self.parse(part, lambda chunks: feed(parser(start, end, text), chunks))
+        return found
+
+    def relations(self, part: str) -> dict[str, tuple[str, str]]:
+        """Relationship id -> (type's last word, target part) of a part's .rels."""
+        folder = PurePosixPath(part).parent
+        rels = str(folder / "_rels" / (PurePosixPath(part).name + ".rels"))
+        if rels not in self.names:
+            return {}
+        out = {}
+        for _, attrs, _ in self.elements(rels, {"Relationship"}):
+            if attrs.get("TargetMode") == "External" or "Id" not in attrs:
+                continue
+            target = attrs.get("Target", "")
+            full = target.lstrip("/") if target.startswith("/") else str(folder / target)
+            out[attrs["Id"]] = (attrs.get("Type", "").rsplit("/", 1)[-1], _normal(full))
+        return out
+
+
+def _normal(part: str) -> str:
+    """'xl/worksheets/../sharedStrings.xml' -> 'xl/sharedStrings.xml'."""
+    out: list[str] = []
+    for piece in part.split("/"):
+        if piece == "..":
+            if out:
+                out.pop()
+        elif piece not in ("", "."):
+            out.append(piece)
+    return "/".join(out)
+
+
+def _workbook_part(pkg: _Package) -> str:
+    for kind, target in pkg.relations("").values():
+        if kind == "officeDocument" and target in pkg.names:
+            return target
+    if "xl/workbook.xml" in pkg.names:
+        return "xl/workbook.xml"
+    raise BookError(f"{pkg.path}: a zip archive but not an .xlsx workbook (no workbook part)")
+
+
+def _read(path: str | Path, cached: bool) -> tuple[Book, dict[str, Cells]]:
+    path = Path(path)
     check_archive(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        pkg = _Package(path)
+    except (zipfile.BadZipFile, zlib.error, OSError) as exc:
         raise BookError(f"{path}: cannot read as .xlsx ({exc})") from None
+    with pkg.zip:
+        part = _workbook_part(pkg)
+        rels = pkg.relations(part)
+        listed = pkg.elements(part, {"sheet", "definedName"})
+        sheet_parts: list[tuple[str, str]] = []  # (name, part) of every sheet, in order
+        for local, attrs, _ in listed:
+            if local == "sheet":
+                rid = attrs.get(f"{_REL} id") or attrs.get(f"{_STRICT_REL} id") or ""
+                kind, target = rels.get(rid, ("", ""))
+                name = attrs.get("name", "")
+                if not name or any(name.upper() == n.upper() for n, _ in sheet_parts):
+                    raise BookError(f"{path}: two sheets are named {name!r}, or one is unnamed")
+                sheet_parts.append((name, target if kind == "worksheet" else ""))
+        for name in sorted(pkg.names):
+            # Every XML part is parsed, so a broken one is refused as Excel refuses it; the
+            # worksheets are parsed below, for their cells.
+            if name.endswith((".xml", ".rels", ".vml")) and name not in {p for _, p in sheet_parts}:
+                pkg.parse(name, lambda chunks: feed(parser(lambda *_: None), chunks))
+        strings: list[str] = []
+        for kind, target in rels.values():
+            if kind == "sharedStrings" and target in pkg.names:
+                strings = pkg.parse(target, read_strings)
+        budget = [MAX_CELLS]
+        sheets: dict[str, Sheet] = {}
+        cells: dict[str, Cells] = {}
+        for name, target in sheet_parts:
+            if not target:
+                continue  # a chart sheet or a dialog sheet: no cells
+            if target not in pkg.names:
+                raise BookError(f"{path}: sheet {name!r} has no part {target} in the archive")
+            got = pkg.parse(target, read_sheet, strings, budget, cached, label=f"sheet {name!r}")
+            _check_extent(path, name, got)
+            sheets[name] = Sheet(name, got.values, got.formulas, got.arrays)
+            cells[name] = got
+        book = Book(path, sheets, {})
+        _names(book, [(a, t) for k, a, t in listed if k == "definedName"], sheet_parts)
+    return book, cells
+
+
+def _check_extent(path: Path, name: str, cells: Cells) -> None:
+    corners = list(cells.values) + list(cells.formulas)
+    corners += [(r + nr - 1, c + nc - 1) for (r, c), (_, nr, nc) in cells.arrays.items()]
+    if not corners:
+        return
+    rows = max(r for r, _ in corners) + 1
+    cols = max(c for _, c in corners) + 1
+    if rows * cols > MAX_GRID_CELLS:
+        far = max(corners, key=lambda rc: (rc[0] + 1) * (rc[1] + 1))
+        raise BookError(
+            f"{path}: sheet {name!r} spans {rows:,} rows x {cols:,} columns (to "
+            f"{a1.cell(*far)}); xlnet computes sheets of at most {MAX_GRID_CELLS:,} cells"
+        )
+
+
+def _names(book: Book, entries, sheet_parts: list[tuple[str, str]]) -> None:
+    """Workbook names into book.names, sheet-scoped ones into their sheet's names; a name
+    defined twice in one scope is ambiguous and refused."""
+    for attrs, text in entries:
+        name = attrs.get("name", "").upper()
+        if not name:
+            continue
+        scope = attrs.get("localSheetId")
+        if scope is None:
+            table = book.names
+            where = "the workbook"
+        else:
+            try:
+                sheet_name = sheet_parts[int(scope)][0]
+            except (ValueError, IndexError):
+                raise BookError(
+                    f"{book.path}: defined name {attrs.get('name')} belongs to sheet number "
+                    f"{scope}, which the workbook does not have"
+                ) from None
+            if sheet_name not in book.sheets:
+                continue  # scoped to a chart sheet: no formula can use it
+            table = book.sheets[sheet_name].names
+            where = f"sheet {sheet_name!r}"
+        if name in table:
+            raise BookError(
+                f"{book.path}: {where} defines the name {attrs.get('name')} twice; "
+                "which one counts is ambiguous"
+            )
+        table[name] = text.strip()
 
 
 def read_book(path: str | Path) -> Book:
     """Every sheet's entered values and formulas, and the workbook's defined names."""
-    path = Path(path)
-    wb = _open(path, data_only=False)
-    try:
-        budget = [MAX_CELLS]
-        return Book(
-            path, {ws.title: _read_sheet(ws, budget, path) for ws in wb.worksheets}, _names(wb)
-        )
-    except BookError:
-        raise
-    except Exception as exc:  # sheets are parsed lazily: broken XML surfaces only here
-        raise BookError(f"{path}: cannot read as .xlsx ({type(exc).__name__}: {exc})") from None
-    finally:
-        wb.close()
-
-
-def _read_sheet(ws, budget: list[int], path: Path) -> Sheet:
-    sheet = Sheet(ws.title)
-    for row in ws.iter_rows():
-        for c in row:
-            v = c.value
-            if v is None or not hasattr(c, "row"):
-                continue
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise BookError(
-                    f"{path}: more than {MAX_CELLS:,} cells; xlnet reads at most that many"
-                )
-            rc = (c.row - 1, c.column - 1)
-            if isinstance(v, ArrayFormula):
-                (r0, c0), (r1, c1) = _bounds(v.ref)
-                sheet.arrays[rc] = (v.text, r1 - r0 + 1, c1 - c0 + 1)
-            elif c.data_type == "f" and isinstance(v, str) and len(v) > 1:
-                sheet.formulas[rc] = v
-            else:
-                sheet.values[rc] = v  # text that merely starts with "=" stays text
-    # Cells covered by an array formula hold cached values only: drop them.
-    for (r0, c0), (_, nr, nc) in sheet.arrays.items():
-        for r in range(r0, r0 + nr):
-            for c in range(c0, c0 + nc):
-                sheet.values.pop((r, c), None)
-    return sheet
-
-
-def _names(wb) -> dict[str, str]:
-    return {name.upper(): dn.attr_text for name, dn in wb.defined_names.items() if dn.attr_text}
+    return _read(path, cached=False)[0]
 
 
 def read_cached(path: str | Path) -> dict[str, dict[tuple[int, int], object]]:
-    """The values a file holds as saved (after LibreOffice recalculated it, say)."""
-    path = Path(path)
-    wb = _open(path, data_only=True)
-    try:
-        out: dict[str, dict[tuple[int, int], object]] = {}
-        for ws in wb.worksheets:
-            cells: dict[tuple[int, int], object] = {}
-            for row in ws.iter_rows():
-                for c in row:
-                    if c.value is not None and hasattr(c, "row"):
-                        cells[(c.row - 1, c.column - 1)] = c.value
-            out[ws.title] = cells
-        return out
-    except Exception as exc:
-        raise BookError(f"{path}: cannot read as .xlsx ({type(exc).__name__}: {exc})") from None
-    finally:
-        wb.close()
-
-
-def _bounds(ref: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    parts = ref.replace("$", "").split(":")
-    start = a1.parse_cell(parts[0])
-    return start, a1.parse_cell(parts[-1])
+    """The values a file holds as saved (after LibreOffice recalculated it, say): entered
+    values and the cached values of formula cells."""
+    _, cells = _read(path, cached=True)
+    return {name: {**c.values, **c.cached} for name, c in cells.items()}

@@ -1,0 +1,487 @@
+"""Streams one worksheet part's XML into its cells, as Excel and LibreOffice read it.
+
+Every `<row>` and `<c>` the part holds is read, in any order and wherever it sits: the
+`<dimension>` is a hint, never a bound. What spreadsheet programs resolve differently is
+refused instead of guessed (a row or a cell given twice, a cell whose address is outside its
+row, overlapping array formulas, a formula inside another formula's array range). Excel's
+specification limits (1,048,576 rows, 16,384 columns, 8,192 characters a formula, 64 nesting
+levels, 255 arguments) are applied while reading, before any per-cell work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pyexpat
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import a1
+from .a1 import MAX_COLS, MAX_ROWS
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+MAX_FORMULA_CHARS = 8_192
+MAX_NESTING = 64
+MAX_ARGUMENTS = 255
+CHUNK = 1 << 20
+
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+class SheetError(ValueError):
+    """The part cannot be read unambiguously; the message names the cell where one is known.
+    `broken`: the part is not XML a spreadsheet program would open at all."""
+
+    def __init__(self, message: str, broken: bool = False) -> None:
+        super().__init__(message)
+        self.broken = broken
+
+
+@dataclass
+class Cells:
+    """One sheet's cells as read: entered values, formulas, array formulas, cached values."""
+
+    values: dict[tuple[int, int], object] = field(default_factory=dict)
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)
+    arrays: dict[tuple[int, int], tuple[str, int, int]] = field(default_factory=dict)
+    cached: dict[tuple[int, int], object] = field(default_factory=dict)  # of formula cells
+
+
+def parser(start: Callable, end: Callable | None = None, text: Callable | None = None):
+    """An expat parser with namespaces resolved ("uri local") that refuses DTDs: no OOXML
+    part has one, and entity declarations are how XML bombs are built."""
+    p = pyexpat.ParserCreate(namespace_separator=" ")
+    p.buffer_text = True
+    p.StartElementHandler = start
+    if end is not None:
+        p.EndElementHandler = end
+    if text is not None:
+        p.CharacterDataHandler = text
+
+    def doctype(*_args) -> None:
+        raise SheetError("a DTD is declared, which no spreadsheet part has", broken=True)
+
+    p.StartDoctypeDeclHandler = doctype
+    return p
+
+
+def feed(p, chunks: Iterator[bytes]) -> None:
+    """Parse a part chunk by chunk (a part can be a gigabyte); XML errors become SheetError."""
+    try:
+        for chunk in chunks:
+            p.Parse(chunk, False)
+        p.Parse(b"", True)
+    except pyexpat.ExpatError as exc:
+        raise SheetError(f"not well-formed XML ({exc})", broken=True) from None
+
+
+def check_formula(text: str) -> str | None:
+    """Why Excel would refuse this formula text, or None. The character counts bound the work:
+    a formula with few parentheses and commas is not scanned at all."""
+    if len(text) > MAX_FORMULA_CHARS:
+        return f"a formula of {len(text):,} characters (Excel's limit is {MAX_FORMULA_CHARS:,})"
+    if text.count("(") <= MAX_NESTING and text.count(",") < MAX_ARGUMENTS:
+        return None
+    depth, args, quoted = 0, [0], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+            args.append(0)
+            if depth > MAX_NESTING:
+                return f"a formula nested more than {MAX_NESTING} levels deep (Excel's limit)"
+        elif ch == ")" and depth:
+            depth -= 1
+            args.pop()
+        elif ch == ",":
+            args[-1] += 1
+            if args[-1] >= MAX_ARGUMENTS:
+                return f"a function of more than {MAX_ARGUMENTS} arguments (Excel's limit)"
+    return None
+
+
+def parse_ref(ref: str) -> tuple[int, int, int, int]:
+    """'B3:D7' (or 'B3') -> r0, c0, r1, c1, 0-based and inclusive, within Excel's grid."""
+    parts = ref.split(":")
+    if len(parts) > 2:
+        raise SheetError(f"an unreadable range {ref!r}")
+    ends = [_cell(p, ref) for p in parts]
+    (r0, c0), (r1, c1) = ends[0], ends[-1]
+    return min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)
+
+
+def _cell(text: str, whole: str) -> tuple[int, int]:
+    m = _CELL_REF.fullmatch(text.strip())
+    if not m:
+        raise SheetError(f"an unreadable cell address {whole!r}")
+    r, c = int(m[2]) - 1, a1.col_index(m[1].upper())
+    if not (0 <= r < MAX_ROWS and 0 <= c < MAX_COLS):
+        raise SheetError(f"a cell address {whole!r} beyond Excel's 1,048,576 rows x XFD")
+    return r, c
+
+
+class _Reader:
+    """Expat callbacks for one worksheet part. Each element name (namespace included) maps to
+    its handler in one dict, since this runs once per element of files of millions of cells."""
+
+    def __init__(self, strings: list[str], budget: list[int], cached: bool) -> None:
+        self.strings, self.budget, self.keep_cached = strings, budget, cached
+        self.out = Cells()
+        self.rows: set[int] = set()
+        self.row = self.last_row = -1
+        self.col = -1
+        self.row_cols: list[int] = []  # columns of the current row's cells, in file order
+        self.depth_ignored = 0  # inside an element whose content is not cells (extLst, ...)
+        self.in_data = self.data_seen = False
+        self.cell: tuple[int, int] | None = None
+        self.kind = "n"
+        self.f_attrs: dict[str, str] | None = None
+        self.collect: list[str] | None = None
+        self.f_text: str | None = None
+        self.v_text: str | None = None
+        self.is_text: list[str] | None = None
+        self.in_rph = 0
+        self.columns: dict[str, int] = {}
+        self.shared: dict[str, tuple[str, tuple[int, int]]] = {}  # si -> (formula, its cell)
+        self.children: list[tuple[tuple[int, int], str]] = []  # cells of a shared formula
+        starts = {"c": self._start_cell, "f": self._start_f, "v": self._start_text,
+                  "t": self._start_t, "row": self._start_row, "is": self._start_is,
+                  "rPh": self._start_rph, "sheetData": self._start_data,
+                  "extLst": self._start_ext}  # fmt: skip
+        ends = {"c": self._end_cell, "f": self._end_f, "v": self._end_v, "t": self._end_t,
+                "row": self._end_row, "rPh": self._end_rph,
+                "sheetData": self._end_data}  # fmt: skip
+        self.starts = {f"{ns} {k}": h for ns in (MAIN_NS, STRICT_NS) for k, h in starts.items()}
+        self.ends = {f"{ns} {k}": h for ns in (MAIN_NS, STRICT_NS) for k, h in ends.items()}
+
+    # --- expat callbacks -----------------------------------------------------------------
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        if self.depth_ignored:
+            self.depth_ignored += 1
+            return
+        handler = self.starts.get(name)
+        if handler is not None:
+            handler(attrs)
+        elif self.in_data and not name.startswith((MAIN_NS + " ", STRICT_NS + " ")):
+            self.depth_ignored = 1  # another namespace's element: not cells
+
+    def text(self, data: str) -> None:
+        collect = self.collect
+        if collect is not None:
+            collect.append(data)
+
+    def end(self, name: str) -> None:
+        if self.depth_ignored:
+            self.depth_ignored -= 1
+            return
+        handler = self.ends.get(name)
+        if handler is not None:
+            handler()
+
+    def _start_f(self, attrs: dict[str, str]) -> None:
+        if self.cell is not None:
+            if self.f_attrs is not None:
+                raise self._error("holds two formulas")
+            self.f_attrs = attrs
+            self.collect = []
+
+    def _start_text(self, _attrs) -> None:
+        if self.cell is not None:
+            self.collect = []
+
+    def _start_t(self, _attrs) -> None:
+        if self.is_text is not None and not self.in_rph:
+            self.collect = []
+
+    def _start_is(self, _attrs) -> None:
+        if self.cell is not None:
+            self.is_text = []
+
+    def _start_rph(self, _attrs) -> None:
+        self.in_rph += 1
+
+    def _end_rph(self) -> None:
+        self.in_rph -= 1
+
+    def _start_data(self, _attrs) -> None:
+        if self.data_seen:
+            raise SheetError("two sheetData elements")
+        self.in_data = self.data_seen = True
+
+    def _end_data(self) -> None:
+        self.in_data = False
+
+    def _start_ext(self, _attrs) -> None:
+        if self.in_data:
+            self.depth_ignored = 1
+
+    def _end_f(self) -> None:
+        if self.collect is not None:
+            self.f_text = "".join(self.collect)
+            self.collect = None
+
+    def _end_v(self) -> None:
+        if self.collect is not None:
+            self.v_text = "".join(self.collect)
+            self.collect = None
+
+    def _end_t(self) -> None:
+        if self.collect is not None:
+            if self.is_text is not None:
+                self.is_text.append("".join(self.collect))
+            self.collect = None
+
+    # --- rows and cells ----------------------------------------------------------------
+    def _start_row(self, attrs: dict[str, str]) -> None:
+        if not self.in_data:
+            return
+        r = attrs.get("r")
+        # Without r, a row follows the previous one, as the specification says.
+        row = self.last_row + 1 if r is None else _whole(r, "row number") - 1
+        if not 0 <= row < MAX_ROWS:
+            raise SheetError(f"row number {r} is beyond Excel's 1,048,576 rows")
+        if row in self.rows:
+            raise SheetError(
+                f"row {row + 1} is given twice; spreadsheet programs disagree on which copy counts"
+            )
+        self.rows.add(row)
+        self.row = self.last_row = row
+        self.col = -1
+        self.row_cols = []
+
+    def _end_row(self) -> None:
+        if self.row >= 0:
+            self.budget[0] -= len(self.row_cols)
+            if self.budget[0] < 0:
+                raise SheetError("more cells than xlnet reads")
+        self.row = -1
+
+    def _start_cell(self, attrs: dict[str, str]) -> None:
+        row = self.row
+        if row < 0:
+            return  # a cell outside any row is not part of the sheet
+        ref = attrs.get("r")
+        if ref is None:
+            c = self.col + 1
+            if c >= MAX_COLS:
+                raise SheetError(f"row {row + 1} runs past column XFD")
+        else:
+            letters = ref.rstrip("0123456789")
+            c = self.columns.get(letters, -1)
+            if c < 0 or not 0 < len(ref) - len(letters) <= 7:
+                c = _cell(ref, ref)[1]
+                self.columns[letters] = c
+            if int(ref[len(letters) :]) - 1 != row:
+                raise SheetError(f"cell {ref} stands inside row {row + 1}")
+        cols = self.row_cols
+        if c <= self.col and c in cols:
+            raise SheetError(
+                f"cell {a1.cell(row, c)} is given twice; spreadsheet programs disagree on "
+                "which copy counts"
+            )
+        cols.append(c)
+        self.col = c
+        self.cell = (row, c)
+        self.kind = attrs.get("t", "n")
+        self.f_attrs = self.f_text = self.v_text = self.is_text = None
+
+    def _error(self, what: str) -> SheetError:
+        where = a1.cell(*self.cell) if self.cell is not None else "?"
+        return SheetError(f"cell {where} {what}")
+
+    def _end_cell(self) -> None:
+        rc = self.cell
+        if rc is None:
+            return
+        self.cell = None
+        fa = self.f_attrs
+        if fa is not None:
+            text = self.f_text or ""
+            if (
+                not fa
+                and text
+                and len(text) <= MAX_FORMULA_CHARS
+                and text.count("(") <= MAX_NESTING
+                and text.count(",") < MAX_ARGUMENTS
+            ):
+                self.out.formulas[rc] = "=" + text  # the common case, checked inline
+            else:
+                self._formula(rc, fa, text)
+            if self.keep_cached and self.v_text is not None:
+                value = self._value(self.v_text)
+                if value is not None:
+                    self.out.cached[rc] = value
+            return
+        if self.is_text is not None:
+            self.out.values[rc] = "".join(self.is_text)
+        elif self.v_text is not None:
+            value = self._value(self.v_text)
+            if value is not None:
+                self.out.values[rc] = value
+
+    def _value(self, v: str) -> object:
+        kind = self.kind
+        if kind != "str" and kind != "s" and not v.strip():
+            return None  # an empty <v/>: a blank cell
+        try:
+            if kind == "n":
+                return float(v) if ("." in v or "e" in v or "E" in v) else int(v)
+            if kind == "s":
+                return self.strings[int(v)]
+            if kind in ("str", "inlineStr"):
+                return v
+            if kind == "b":
+                return bool(int(v))
+            if kind == "e":
+                return v.strip()
+            if kind == "d":
+                stamp = dt.datetime.fromisoformat(v.strip())
+                return (stamp - _EXCEL_EPOCH).total_seconds() / 86400
+        except (ValueError, IndexError, OverflowError):
+            pass
+        raise self._error(f"holds {v[:40]!r}, which is not a value of type {kind!r}") from None
+
+    def _formula(self, rc: tuple[int, int], fa: dict[str, str], text: str) -> None:
+        kind = fa.get("t", "normal")
+        if kind == "dataTable":
+            self.cell = rc
+            raise self._error("holds a data table (What-If analysis), which xlnet does not compute")
+        if kind == "shared":
+            si = fa.get("si")
+            if si is None:
+                self.cell = rc
+                raise self._error("holds a shared formula without its index (si)")
+            if text:
+                if si in self.shared:
+                    self.cell = rc
+                    raise self._error(f"defines shared formula {si} a second time")
+                self.shared[si] = (text, rc)
+                self._plain(rc, text)
+            else:
+                self.children.append((rc, si))
+            return
+        if not text:
+            self.cell = rc
+            raise self._error("holds an empty formula")
+        why = check_formula(text)
+        if why:
+            self.cell = rc
+            raise self._error(f"holds {why}")
+        if kind == "array":
+            ref = fa.get("ref")
+            r0, c0, r1, c1 = parse_ref(ref) if ref else (*rc, *rc)
+            if (r0, c0) != rc:
+                self.cell = rc
+                raise self._error(f"holds an array formula whose range {ref} starts elsewhere")
+            self.out.arrays[rc] = (text, r1 - r0 + 1, c1 - c0 + 1)
+        elif kind == "normal":
+            self.out.formulas[rc] = "=" + text
+        else:
+            self.cell = rc
+            raise self._error(f"holds a formula of unknown type {kind!r}")
+
+    def _plain(self, rc: tuple[int, int], text: str) -> None:
+        why = check_formula(text)
+        if why:
+            self.cell = rc
+            raise self._error(f"holds {why}")
+        self.out.formulas[rc] = "=" + text
+
+    def finish(self) -> Cells:
+        if self.children:
+            from openpyxl.formula.translate import Translator  # openpyxl: only for this
+
+            for rc, si in self.children:
+                if si not in self.shared:
+                    self.cell = rc
+                    raise self._error(f"uses shared formula {si}, which no cell defines")
+                text, origin = self.shared[si]
+                moved = Translator("=" + text, a1.cell(*origin)).translate_formula(a1.cell(*rc))
+                self._plain(rc, moved[1:])
+        _check_arrays(self.out, self.keep_cached)
+        return self.out
+
+
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SheetError(f"an unreadable {what} {text!r}") from None
+
+
+def _check_arrays(cells: Cells, keep_cached: bool) -> None:
+    """Refuse overlapping array ranges and formulas inside another formula's array range;
+    drop the cached values that covered cells hold (those are normal)."""
+    if not cells.arrays:
+        return
+    anchors = sorted(cells.arrays)
+    height = max(r + nr for (r, _), (_, nr, _) in cells.arrays.items())
+    width = max(c + nc for (_, c), (_, _, nc) in cells.arrays.items())
+    covered = np.zeros((height, width), dtype=bool)
+    for r, c in anchors:
+        _, nr, nc = cells.arrays[(r, c)]
+        window = covered[r : r + nr, c : c + nc]
+        if window.any():
+            i, j = np.argwhere(window)[0]
+            raise SheetError(
+                f"cell {a1.cell(r + int(i), c + int(j))} lies in two array formulas' ranges "
+                f"(one of them anchored at {a1.cell(r, c)})"
+            )
+        window[:] = True
+    for r, c in cells.formulas:
+        if r < height and c < width and covered[r, c]:
+            raise SheetError(
+                f"cell {a1.cell(r, c)} holds a formula inside an array formula's range"
+            )
+    for r, c in list(cells.values):
+        if r < height and c < width and covered[r, c]:
+            value = cells.values.pop((r, c))
+            if keep_cached:
+                cells.cached[(r, c)] = value
+
+
+def read_sheet(chunks: Iterator[bytes], strings: list[str], budget: list[int], cached=False):
+    """The cells of one worksheet part, read from its XML chunks."""
+    reader = _Reader(strings, budget, cached)
+    feed(parser(reader.start, reader.end, reader.text), chunks)
+    return reader.finish()
+
+
+def read_strings(chunks: Iterator[bytes]) -> list[str]:
+    """The shared-string table: each <si>'s text, rich-text runs joined, phonetic runs left out."""
+    strings: list[str] = []
+    state = {"si": None, "collect": None, "rph": 0}
+
+    def start(name: str, _attrs) -> None:
+        local = name.rpartition(" ")[2]
+        if local == "si":
+            state["si"] = []
+        elif local == "rPh":
+            state["rph"] += 1
+        elif local == "t" and state["si"] is not None and not state["rph"]:
+            state["collect"] = []
+
+    def text(data: str) -> None:
+        if state["collect"] is not None:
+            state["collect"].append(data)
+
+    def end(name: str) -> None:
+        local = name.rpartition(" ")[2]
+        if local == "t" and state["collect"] is not None:
+            state["si"].append("".join(state["collect"]))
+            state["collect"] = None
+        elif local == "rPh":
+            state["rph"] -= 1
+        elif local == "si":
+            strings.append("".join(state["si"]))
+            state["si"] = None
+
+    feed(parser(start, end, text), chunks)
+    return strings
