@@ -7,6 +7,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from openpyxl.utils import get_column_letter, range_boundaries
+
 
 def sheet_part(path: Path, sheet: str) -> str:
     with zipfile.ZipFile(path) as z:
@@ -100,3 +102,127 @@ def share_formulas(src: Path, dst: Path, sheet: str) -> int:
 
     rewrite(src, dst, sheet_part(src, sheet), edit)
     return count
+
+
+# Byte-level edits for hostile files: several parts at once, rows and cells moved, given twice
+# or placed outside the declared dimension, names scoped to one sheet, damaged zip members.
+
+
+def edit_parts(src: Path, dst: Path, edits: dict) -> None:
+    """Copy `src` to `dst`, passing the XML of each part named in `edits` through its
+    `edit(text) -> text` (the result may be any text, broken XML or nothing at all)."""
+    tmp = dst.with_suffix(".tmp")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        missing = set(edits) - set(zin.namelist())
+        assert not missing, f"{src} has no part {sorted(missing)}"
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename in edits:
+                data = edits[item.filename](data.decode()).encode()
+            zout.writestr(item, data)
+    shutil.move(tmp, dst)
+
+
+def sheet_index(path: Path, sheet: str) -> int:
+    """The 0-based position of `sheet` in xl/workbook.xml (what localSheetId counts)."""
+    with zipfile.ZipFile(path) as z:
+        wb = z.read("xl/workbook.xml").decode()
+    names = re.findall(r'<sheet [^>]*name="([^"]+)"', wb)
+    return names.index(sheet)
+
+
+def add_name(xml: str, name: str, ref: str, local_sheet_id: int | None = None) -> str:
+    """workbook.xml with one more defined name, scoped to a sheet when `local_sheet_id`."""
+    scope = "" if local_sheet_id is None else f' localSheetId="{local_sheet_id}"'
+    tag = f'<definedName name="{name}"{scope}>{ref}</definedName>'
+    if "</definedNames>" in xml:
+        return xml.replace("</definedNames>", tag + "</definedNames>", 1)
+    return xml.replace("</sheets>", f"</sheets><definedNames>{tag}</definedNames>", 1)
+
+
+def _row_pattern(r: int) -> re.Pattern:
+    return re.compile(rf'<row r="{r}"[^>]*?(?:/>|>.*?</row>)', re.S)
+
+
+def row_of(xml: str, r: int) -> str:
+    m = _row_pattern(r).search(xml)
+    assert m, f"no row {r}"
+    return m[0]
+
+
+def take_row(xml: str, r: int) -> tuple[str, str]:
+    """(the sheet without row `r`, the row's XML)."""
+    row = row_of(xml, r)
+    return xml.replace(row, "", 1), row
+
+
+def rows_at_end(xml: str, *rows: str) -> str:
+    return xml.replace("</sheetData>", "".join(rows) + "</sheetData>", 1)
+
+
+def rows_at_start(xml: str, *rows: str) -> str:
+    return xml.replace("<sheetData>", "<sheetData>" + "".join(rows), 1)
+
+
+def duplicate_row(xml: str, r: int, change) -> str:
+    """Row `r` given twice: the copy, `change(row_xml)`, right after the original."""
+    row = row_of(xml, r)
+    return xml.replace(row, row + change(row), 1)
+
+
+def change_formula(xml: str, change, ref: str | None = None) -> str:
+    """`xml` with the formula of cell `ref` (else the first formula) passed through
+    `change(text) -> text`."""
+    cell = rf'<c r="{ref}"[^>]*>' if ref else ""
+    m = re.search(rf"({cell}<f[^>]*>)([^<]*)(</f>)", xml)
+    assert m, f"no formula at {ref}"
+    return xml[: m.start()] + m[1] + change(m[2]) + m[3] + xml[m.end() :]
+
+
+def duplicate_cell(xml: str, ref: str, change) -> str:
+    """Cell `ref` given twice in its row: the copy, `change(cell_xml)`, right after it."""
+    m = re.search(rf'<c r="{ref}"[^>]*?(?:/>|>.*?</c>)', xml, re.S)
+    assert m, f"no cell {ref}"
+    return xml[: m.end()] + change(m[0]) + xml[m.end() :]
+
+
+def add_cell(xml: str, ref: str, inner: str, widen: bool = True) -> str:
+    """Cell `ref` holding `inner` (`<f>..</f>`, `<v>..</v>`) appended to the end of its row (a
+    new row at the end of sheetData if the row is absent); with `widen`, the declared
+    <dimension> grows to cover it."""
+    cell = f'<c r="{ref}">{inner}</c>'
+    col, r, _, _ = range_boundaries(ref)
+    m = _row_pattern(r).search(xml)
+    if m is None:
+        xml = rows_at_end(xml, f'<row r="{r}">{cell}</row>')
+    else:
+        row = m[0][:-2] + ">" if m[0].endswith("/>") else m[0].removesuffix("</row>")
+        xml = xml[: m.start()] + row + cell + "</row>" + xml[m.end() :]
+    if widen:
+        d = re.search(r'<dimension ref="([^"]+)"\s*/>', xml)
+        c0, r0, c1, r1 = range_boundaries(d[1])
+        new = f"{get_column_letter(c0)}{r0}:{get_column_letter(max(c1, col))}{max(r1, r)}"
+        xml = xml[: d.start(1)] + new + xml[d.end(1) :]
+    return xml
+
+
+def set_dimension(xml: str, ref: str) -> str:
+    new, n = re.subn(r'<dimension ref="[^"]+"\s*/>', f'<dimension ref="{ref}"/>', xml, count=1)
+    assert n == 1, "no <dimension>"
+    return new
+
+
+def corrupt_member(src: Path, dst: Path, part: str) -> None:
+    """A copy of `src` whose `part` has damaged compressed bytes (its CRC or its inflate fails
+    on reading), the zip directory left intact."""
+    data = bytearray(src.read_bytes())
+    with zipfile.ZipFile(src) as z:
+        info = z.getinfo(part)
+    head = info.header_offset
+    name_len = int.from_bytes(data[head + 26 : head + 28], "little")
+    extra_len = int.from_bytes(data[head + 28 : head + 30], "little")
+    start = head + 30 + name_len + extra_len
+    middle = start + info.compress_size // 2
+    for k in range(middle, min(middle + 16, start + info.compress_size)):
+        data[k] ^= 0xFF
+    dst.write_bytes(bytes(data))

@@ -26,6 +26,9 @@ STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 MAX_FORMULA_CHARS = 8_192
 MAX_NESTING = 64
 MAX_ARGUMENTS = 255
+# The evaluator holds each sheet as a dense grid (~21 bytes a cell): a sheet whose cells or
+# references span more than this many (rows x columns of its extent) is refused, not computed.
+MAX_GRID_CELLS = 32_000_000
 CHUNK = 1 << 20
 
 _CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
@@ -138,6 +141,7 @@ class _Reader:
         self.row = self.last_row = -1
         self.col = -1
         self.row_cols: list[int] = []  # columns of the current row's cells, in file order
+        self.extent = (0, 0)  # rows, columns: one past the last cell of any row
         self.depth_ignored = 0  # inside an element whose content is not cells (extLst, ...)
         self.in_data = self.data_seen = False
         self.cell: tuple[int, int] | None = None
@@ -257,7 +261,9 @@ class _Reader:
         self.row_cols = []
 
     def _end_row(self) -> None:
-        if self.row >= 0:
+        if self.row >= 0 and self.row_cols:
+            rows, cols = self.extent
+            self.extent = (max(rows, self.row + 1), max(cols, max(self.row_cols) + 1))
             self.budget[0] -= len(self.row_cols)
             if self.budget[0] < 0:
                 raise SheetError("more cells than xlnet reads")
@@ -405,6 +411,7 @@ class _Reader:
                 text, origin = self.shared[si]
                 moved = Translator("=" + text, a1.cell(*origin)).translate_formula(a1.cell(*rc))
                 self._plain(rc, moved[1:])
+        _check_extent(self.out, self.extent)
         _check_arrays(self.out, self.keep_cached)
         return self.out
 
@@ -414,6 +421,19 @@ def _whole(text: str, what: str) -> int:
         return int(text)
     except ValueError:
         raise SheetError(f"an unreadable {what} {text!r}") from None
+
+
+def _check_extent(cells: Cells, extent: tuple[int, int]) -> None:
+    corners = [(r + nr - 1, c + nc - 1) for (r, c), (_, nr, nc) in cells.arrays.items()]
+    rows = max([extent[0], *(r + 1 for r, _ in corners)])
+    cols = max([extent[1], *(c + 1 for _, c in corners)])
+    if rows * cols > MAX_GRID_CELLS:
+        corners += list(cells.values) + list(cells.formulas)
+        far = max(corners, key=lambda rc: (rc[0] + 1) * (rc[1] + 1))
+        raise SheetError(
+            f"spans {rows:,} rows x {cols:,} columns (to {a1.cell(*far)}); xlnet computes "
+            f"sheets of at most {MAX_GRID_CELLS:,} cells"
+        )
 
 
 def _check_arrays(cells: Cells, keep_cached: bool) -> None:

@@ -14,8 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import a1
-from .sheetxml import CHUNK, Cells, SheetError, feed, parser, read_sheet, read_strings
+from .sheetxml import (
+    CHUNK,
+    MAX_GRID_CELLS,
+    Cells,
+    SheetError,
+    feed,
+    parser,
+    read_sheet,
+    read_strings,
+)
+
+__all__ = ["MAX_GRID_CELLS", "Book", "BookError", "Sheet", "read_book", "read_cached"]
 
 
 class BookError(ValueError):
@@ -27,9 +37,6 @@ class BookError(ValueError):
 MAX_UNPACKED_BYTES = 4_000_000_000
 MAX_RATIO = 200
 MAX_CELLS = 20_000_000
-# The evaluator holds each sheet as a dense grid (~21 bytes a cell): a sheet whose cells or
-# references span more than this many (rows x columns of its extent) is refused, not computed.
-MAX_GRID_CELLS = 32_000_000
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted OOXML and legacy .xls are OLE2 files
 
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -234,27 +241,11 @@ def _read(path: str | Path, cached: bool) -> tuple[Book, dict[str, Cells]]:
             if target not in pkg.names:
                 raise BookError(f"{path}: sheet {name!r} has no part {target} in the archive")
             got = pkg.parse(target, read_sheet, strings, budget, cached, label=f"sheet {name!r}")
-            _check_extent(path, name, got)
             sheets[name] = Sheet(name, got.values, got.formulas, got.arrays)
             cells[name] = got
         book = Book(path, sheets, {})
         _names(book, [(a, t) for k, a, t in listed if k == "definedName"], sheet_parts)
     return book, cells
-
-
-def _check_extent(path: Path, name: str, cells: Cells) -> None:
-    corners = list(cells.values) + list(cells.formulas)
-    corners += [(r + nr - 1, c + nc - 1) for (r, c), (_, nr, nc) in cells.arrays.items()]
-    if not corners:
-        return
-    rows = max(r for r, _ in corners) + 1
-    cols = max(c for _, c in corners) + 1
-    if rows * cols > MAX_GRID_CELLS:
-        far = max(corners, key=lambda rc: (rc[0] + 1) * (rc[1] + 1))
-        raise BookError(
-            f"{path}: sheet {name!r} spans {rows:,} rows x {cols:,} columns (to "
-            f"{a1.cell(*far)}); xlnet computes sheets of at most {MAX_GRID_CELLS:,} cells"
-        )
 
 
 def _names(book: Book, entries, sheet_parts: list[tuple[str, str]]) -> None:
