@@ -11,15 +11,15 @@ levels, 255 arguments) are applied while reading, before any per-cell work.
 from __future__ import annotations
 
 import datetime as dt
-import pyexpat
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import a1
 from .a1 import MAX_COLS, MAX_ROWS
+from .xmlstream import PartError, feed, parser
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -29,19 +29,9 @@ MAX_ARGUMENTS = 255
 # The evaluator holds each sheet as a dense grid (~21 bytes a cell): a sheet whose cells or
 # references span more than this many (rows x columns of its extent) is refused, not computed.
 MAX_GRID_CELLS = 32_000_000
-CHUNK = 1 << 20
 
 _CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-
-
-class SheetError(ValueError):
-    """The part cannot be read unambiguously; the message names the cell where one is known.
-    `broken`: the part is not XML a spreadsheet program would open at all."""
-
-    def __init__(self, message: str, broken: bool = False) -> None:
-        super().__init__(message)
-        self.broken = broken
 
 
 @dataclass
@@ -52,34 +42,6 @@ class Cells:
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)
     arrays: dict[tuple[int, int], tuple[str, int, int]] = field(default_factory=dict)
     cached: dict[tuple[int, int], object] = field(default_factory=dict)  # of formula cells
-
-
-def parser(start: Callable, end: Callable | None = None, text: Callable | None = None):
-    """An expat parser with namespaces resolved ("uri local") that refuses DTDs: no OOXML
-    part has one, and entity declarations are how XML bombs are built."""
-    p = pyexpat.ParserCreate(namespace_separator=" ")
-    p.buffer_text = True
-    p.StartElementHandler = start
-    if end is not None:
-        p.EndElementHandler = end
-    if text is not None:
-        p.CharacterDataHandler = text
-
-    def doctype(*_args) -> None:
-        raise SheetError("a DTD is declared, which no spreadsheet part has", broken=True)
-
-    p.StartDoctypeDeclHandler = doctype
-    return p
-
-
-def feed(p, chunks: Iterator[bytes]) -> None:
-    """Parse a part chunk by chunk (a part can be a gigabyte); XML errors become SheetError."""
-    try:
-        for chunk in chunks:
-            p.Parse(chunk, False)
-        p.Parse(b"", True)
-    except pyexpat.ExpatError as exc:
-        raise SheetError(f"not well-formed XML ({exc})", broken=True) from None
 
 
 def check_formula(text: str) -> str | None:
@@ -114,7 +76,7 @@ def parse_ref(ref: str) -> tuple[int, int, int, int]:
     """'B3:D7' (or 'B3') -> r0, c0, r1, c1, 0-based and inclusive, within Excel's grid."""
     parts = ref.split(":")
     if len(parts) > 2:
-        raise SheetError(f"an unreadable range {ref!r}")
+        raise PartError(f"an unreadable range {ref!r}")
     ends = [_cell(p, ref) for p in parts]
     (r0, c0), (r1, c1) = ends[0], ends[-1]
     return min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)
@@ -123,10 +85,10 @@ def parse_ref(ref: str) -> tuple[int, int, int, int]:
 def _cell(text: str, whole: str) -> tuple[int, int]:
     m = _CELL_REF.fullmatch(text.strip())
     if not m:
-        raise SheetError(f"an unreadable cell address {whole!r}")
+        raise PartError(f"an unreadable cell address {whole!r}")
     r, c = int(m[2]) - 1, a1.col_index(m[1].upper())
     if not (0 <= r < MAX_ROWS and 0 <= c < MAX_COLS):
-        raise SheetError(f"a cell address {whole!r} beyond Excel's 1,048,576 rows x XFD")
+        raise PartError(f"a cell address {whole!r} beyond Excel's 1,048,576 rows x XFD")
     return r, c
 
 
@@ -216,7 +178,7 @@ class _Reader:
 
     def _start_data(self, _attrs) -> None:
         if self.data_seen:
-            raise SheetError("two sheetData elements")
+            raise PartError("two sheetData elements")
         self.in_data = self.data_seen = True
 
     def _end_data(self) -> None:
@@ -250,9 +212,9 @@ class _Reader:
         # Without r, a row follows the previous one, as the specification says.
         row = self.last_row + 1 if r is None else _whole(r, "row number") - 1
         if not 0 <= row < MAX_ROWS:
-            raise SheetError(f"row number {r} is beyond Excel's 1,048,576 rows")
+            raise PartError(f"row number {r} is beyond Excel's 1,048,576 rows")
         if row in self.rows:
-            raise SheetError(
+            raise PartError(
                 f"row {row + 1} is given twice; spreadsheet programs disagree on which copy counts"
             )
         self.rows.add(row)
@@ -266,7 +228,7 @@ class _Reader:
             self.extent = (max(rows, self.row + 1), max(cols, max(self.row_cols) + 1))
             self.budget[0] -= len(self.row_cols)
             if self.budget[0] < 0:
-                raise SheetError("more cells than xlnet reads")
+                raise PartError("more cells than xlnet reads")
         self.row = -1
 
     def _start_cell(self, attrs: dict[str, str]) -> None:
@@ -277,7 +239,7 @@ class _Reader:
         if ref is None:
             c = self.col + 1
             if c >= MAX_COLS:
-                raise SheetError(f"row {row + 1} runs past column XFD")
+                raise PartError(f"row {row + 1} runs past column XFD")
         else:
             letters = ref.rstrip("0123456789")
             c = self.columns.get(letters, -1)
@@ -285,10 +247,10 @@ class _Reader:
                 c = _cell(ref, ref)[1]
                 self.columns[letters] = c
             if int(ref[len(letters) :]) - 1 != row:
-                raise SheetError(f"cell {ref} stands inside row {row + 1}")
+                raise PartError(f"cell {ref} stands inside row {row + 1}")
         cols = self.row_cols
         if c <= self.col and c in cols:
-            raise SheetError(
+            raise PartError(
                 f"cell {a1.cell(row, c)} is given twice; spreadsheet programs disagree on "
                 "which copy counts"
             )
@@ -298,9 +260,9 @@ class _Reader:
         self.kind = attrs.get("t", "n")
         self.f_attrs = self.f_text = self.v_text = self.is_text = None
 
-    def _error(self, what: str) -> SheetError:
+    def _error(self, what: str) -> PartError:
         where = a1.cell(*self.cell) if self.cell is not None else "?"
-        return SheetError(f"cell {where} {what}")
+        return PartError(f"cell {where} {what}")
 
     def _end_cell(self) -> None:
         rc = self.cell
@@ -420,7 +382,7 @@ def _whole(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise SheetError(f"an unreadable {what} {text!r}") from None
+        raise PartError(f"an unreadable {what} {text!r}") from None
 
 
 def _check_extent(cells: Cells, extent: tuple[int, int]) -> None:
@@ -430,7 +392,7 @@ def _check_extent(cells: Cells, extent: tuple[int, int]) -> None:
     if rows * cols > MAX_GRID_CELLS:
         corners += list(cells.values) + list(cells.formulas)
         far = max(corners, key=lambda rc: (rc[0] + 1) * (rc[1] + 1))
-        raise SheetError(
+        raise PartError(
             f"spans {rows:,} rows x {cols:,} columns (to {a1.cell(*far)}); xlnet computes "
             f"sheets of at most {MAX_GRID_CELLS:,} cells"
         )
@@ -450,14 +412,14 @@ def _check_arrays(cells: Cells, keep_cached: bool) -> None:
         window = covered[r : r + nr, c : c + nc]
         if window.any():
             i, j = np.argwhere(window)[0]
-            raise SheetError(
+            raise PartError(
                 f"cell {a1.cell(r + int(i), c + int(j))} lies in two array formulas' ranges "
                 f"(one of them anchored at {a1.cell(r, c)})"
             )
         window[:] = True
     for r, c in cells.formulas:
         if r < height and c < width and covered[r, c]:
-            raise SheetError(
+            raise PartError(
                 f"cell {a1.cell(r, c)} holds a formula inside an array formula's range"
             )
     for r, c in list(cells.values):
@@ -472,36 +434,3 @@ def read_sheet(chunks: Iterator[bytes], strings: list[str], budget: list[int], c
     reader = _Reader(strings, budget, cached)
     feed(parser(reader.start, reader.end, reader.text), chunks)
     return reader.finish()
-
-
-def read_strings(chunks: Iterator[bytes]) -> list[str]:
-    """The shared-string table: each <si>'s text, rich-text runs joined, phonetic runs left out."""
-    strings: list[str] = []
-    state = {"si": None, "collect": None, "rph": 0}
-
-    def start(name: str, _attrs) -> None:
-        local = name.rpartition(" ")[2]
-        if local == "si":
-            state["si"] = []
-        elif local == "rPh":
-            state["rph"] += 1
-        elif local == "t" and state["si"] is not None and not state["rph"]:
-            state["collect"] = []
-
-    def text(data: str) -> None:
-        if state["collect"] is not None:
-            state["collect"].append(data)
-
-    def end(name: str) -> None:
-        local = name.rpartition(" ")[2]
-        if local == "t" and state["collect"] is not None:
-            state["si"].append("".join(state["collect"]))
-            state["collect"] = None
-        elif local == "rPh":
-            state["rph"] -= 1
-        elif local == "si":
-            strings.append("".join(state["si"]))
-            state["si"] = None
-
-    feed(parser(start, end, text), chunks)
-    return strings

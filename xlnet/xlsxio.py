@@ -14,16 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .sheetxml import (
-    CHUNK,
-    MAX_GRID_CELLS,
-    Cells,
-    SheetError,
-    feed,
-    parser,
-    read_sheet,
-    read_strings,
-)
+from .sheetxml import MAX_GRID_CELLS, Cells, read_sheet
+from .xmlstream import CHUNK, PartError, feed, parser, read_strings
 
 __all__ = ["MAX_GRID_CELLS", "Book", "BookError", "Sheet", "read_book", "read_cached"]
 
@@ -137,7 +129,7 @@ class _Package:
         label = label or part
         try:
             return what(self.chunks(part), *args)
-        except SheetError as exc:
+        except PartError as exc:
             prefix = "cannot read " if exc.broken else ""
             raise BookError(f"{self.path}: {prefix}{label}: {exc}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
