@@ -104,6 +104,12 @@ class _Reader:
         self.col = -1
         self.row_cols: list[int] = []  # columns of the current row's cells, in file order
         self.extent = (0, 0)  # rows, columns: one past the last cell of any row
+        # Cells that array formulas already read cover: their cached values are skipped as
+        # they stream by (millions in an arrays-layout file). Only arrays whose anchors came
+        # first count here; _check_arrays settles the rest once the whole part is read.
+        self.active: list[tuple[int, int, int]] = []  # (last row, first col, last col)
+        self.cover = bytearray()
+        self.skip = False
         self.depth_ignored = 0  # inside an element whose content is not cells (extLst, ...)
         self.in_data = self.data_seen = False
         self.cell: tuple[int, int] | None = None
@@ -159,8 +165,13 @@ class _Reader:
             self.collect = []
 
     def _start_text(self, _attrs) -> None:
-        if self.cell is not None:
+        if self.cell is not None and (not self.skip or self.keep_cached):
             self.collect = []
+
+    def _cover_from_active(self) -> None:
+        cover = self.cover = bytearray(max((a[2] + 1 for a in self.active), default=0))
+        for _, c0, c1 in self.active:
+            cover[c0 : c1 + 1] = b"\1" * (c1 - c0 + 1)
 
     def _start_t(self, _attrs) -> None:
         if self.is_text is not None and not self.in_rph:
@@ -218,6 +229,12 @@ class _Reader:
                 f"row {row + 1} is given twice; spreadsheet programs disagree on which copy counts"
             )
         self.rows.add(row)
+        if row < self.last_row:
+            self.active = []  # rows out of order: no skipping; _check_arrays decides
+            self.cover = bytearray()
+        elif self.active and min(a[0] for a in self.active) < row:
+            self.active = [a for a in self.active if a[0] >= row]
+            self._cover_from_active()
         self.row = self.last_row = row
         self.col = -1
         self.row_cols = []
@@ -258,6 +275,7 @@ class _Reader:
         self.col = c
         self.cell = (row, c)
         self.kind = attrs.get("t", "n")
+        self.skip = c < len(self.cover) and self.cover[c] != 0
         self.f_attrs = self.f_text = self.v_text = self.is_text = None
 
     def _error(self, what: str) -> PartError:
@@ -270,6 +288,15 @@ class _Reader:
             return
         self.cell = None
         fa = self.f_attrs
+        if self.skip:
+            if fa is not None:
+                self.cell = rc
+                raise self._error("holds a formula inside an array formula's range")
+            if self.keep_cached and self.v_text is not None:
+                value = self._value(self.v_text)
+                if value is not None:
+                    self.out.cached[rc] = value
+            return
         if fa is not None:
             text = self.f_text or ""
             if (
@@ -349,6 +376,11 @@ class _Reader:
                 self.cell = rc
                 raise self._error(f"holds an array formula whose range {ref} starts elsewhere")
             self.out.arrays[rc] = (text, r1 - r0 + 1, c1 - c0 + 1)
+            if r0 == self.row:
+                self.active.append((r1, c0, c1))
+                if len(self.cover) <= c1:
+                    self.cover.extend(bytes(c1 + 1 - len(self.cover)))
+                self.cover[c0 : c1 + 1] = b"\1" * (c1 - c0 + 1)
         elif kind == "normal":
             self.out.formulas[rc] = "=" + text
         else:
@@ -419,9 +451,7 @@ def _check_arrays(cells: Cells, keep_cached: bool) -> None:
         window[:] = True
     for r, c in cells.formulas:
         if r < height and c < width and covered[r, c]:
-            raise PartError(
-                f"cell {a1.cell(r, c)} holds a formula inside an array formula's range"
-            )
+            raise PartError(f"cell {a1.cell(r, c)} holds a formula inside an array formula's range")
     for r, c in list(cells.values):
         if r < height and c < width and covered[r, c]:
             value = cells.values.pop((r, c))
