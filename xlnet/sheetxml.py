@@ -112,7 +112,8 @@ class _Reader:
         self.skip = False
         self.depth_ignored = 0  # inside an element whose content is not cells (extLst, ...)
         self.in_data = self.data_seen = False
-        self.cell: tuple[int, int] | None = None
+        self.cell: tuple[int, int] | None = None  # the cell open now
+        self.where = (0, 0)  # the cell last opened, for messages
         self.kind = "n"
         self.f_attrs: dict[str, str] | None = None
         self.collect: list[str] | None = None
@@ -273,13 +274,13 @@ class _Reader:
             )
         cols.append(c)
         self.col = c
-        self.cell = (row, c)
+        self.cell = self.where = (row, c)
         self.kind = attrs.get("t", "n")
         self.skip = c < len(self.cover) and self.cover[c] != 0
         self.f_attrs = self.f_text = self.v_text = self.is_text = None
 
     def _error(self, what: str) -> PartError:
-        where = a1.cell(*self.cell) if self.cell is not None else "?"
+        where = a1.cell(*self.where)
         return PartError(f"cell {where} {what}")
 
     def _end_cell(self) -> None:
@@ -290,7 +291,6 @@ class _Reader:
         fa = self.f_attrs
         if self.skip:
             if fa is not None:
-                self.cell = rc
                 raise self._error("holds a formula inside an array formula's range")
             if self.keep_cached and self.v_text is not None:
                 value = self._value(self.v_text)
@@ -346,16 +346,13 @@ class _Reader:
     def _formula(self, rc: tuple[int, int], fa: dict[str, str], text: str) -> None:
         kind = fa.get("t", "normal")
         if kind == "dataTable":
-            self.cell = rc
             raise self._error("holds a data table (What-If analysis), which xlnet does not compute")
         if kind == "shared":
             si = fa.get("si")
             if si is None:
-                self.cell = rc
                 raise self._error("holds a shared formula without its index (si)")
             if text:
                 if si in self.shared:
-                    self.cell = rc
                     raise self._error(f"defines shared formula {si} a second time")
                 self.shared[si] = (text, rc)
                 self._plain(rc, text)
@@ -363,17 +360,14 @@ class _Reader:
                 self.children.append((rc, si))
             return
         if not text:
-            self.cell = rc
             raise self._error("holds an empty formula")
         why = check_formula(text)
         if why:
-            self.cell = rc
             raise self._error(f"holds {why}")
         if kind == "array":
             ref = fa.get("ref")
             r0, c0, r1, c1 = parse_ref(ref) if ref else (*rc, *rc)
             if (r0, c0) != rc:
-                self.cell = rc
                 raise self._error(f"holds an array formula whose range {ref} starts elsewhere")
             self.out.arrays[rc] = (text, r1 - r0 + 1, c1 - c0 + 1)
             if r0 == self.row:
@@ -384,13 +378,11 @@ class _Reader:
         elif kind == "normal":
             self.out.formulas[rc] = "=" + text
         else:
-            self.cell = rc
             raise self._error(f"holds a formula of unknown type {kind!r}")
 
     def _plain(self, rc: tuple[int, int], text: str) -> None:
         why = check_formula(text)
         if why:
-            self.cell = rc
             raise self._error(f"holds {why}")
         self.out.formulas[rc] = "=" + text
 
@@ -400,7 +392,6 @@ class _Reader:
 
             for rc, si in self.children:
                 if si not in self.shared:
-                    self.cell = rc
                     raise self._error(f"uses shared formula {si}, which no cell defines")
                 text, origin = self.shared[si]
                 moved = Translator("=" + text, a1.cell(*origin)).translate_formula(a1.cell(*rc))

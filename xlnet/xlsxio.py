@@ -127,13 +127,16 @@ class _Package:
         """Run a sheetxml reader over a part; any failure names the file and the part (or
         `label`, a sheet's name)."""
         label = label or part
+        chunks = self.chunks(part)
         try:
-            return what(self.chunks(part), *args)
+            return what(chunks, *args)
         except PartError as exc:
             prefix = "cannot read " if exc.broken else ""
             raise BookError(f"{self.path}: {prefix}{label}: {exc}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise BookError(f"{self.path}: cannot read {label}: not unpacked ({exc})") from None
+        finally:
+            chunks.close()  # an error inside a part leaves its stream open otherwise
 
     def elements(self, part: str, wanted: set[str]) -> list[tuple[str, dict[str, str], str]]:
         """(local name, attributes, text) of the wanted elements of a small part."""
