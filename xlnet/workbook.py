@@ -39,6 +39,7 @@ from .layout import (
 from .program import TEST_PREFIX, Program, build_program
 from .reference import Inputs, Key, initial_params, train
 from .spec import Spec, SpecError
+from .xlsxsheet import FastSheet
 
 # A fixed creation time makes the same command write the same bytes.
 FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
@@ -185,7 +186,7 @@ class _Writer:
         self.wb.set_properties(
             {"title": "xlnet training workbook", "creator": "xlnet", "created": FIXED_TIME}
         )
-        self.sheets = {ABOUT: self.wb.add_worksheet(ABOUT)}
+        self.sheets = {ABOUT: self.wb.add_worksheet(ABOUT, FastSheet)}
         self.bold = self.wb.add_format({"bold": True})
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.num = self.wb.add_format({"num_format": NUMBER_FORMAT})
@@ -193,7 +194,7 @@ class _Writer:
         if extra is not None:
             extra(self.wb, {"bold": self.bold, "title": self.title, "num": self.num})
         names = [SUMMARY, SETTINGS, DATA, *([TEST] if program.dims.n_test else []), INIT, TRAIN]
-        self.sheets.update({name: self.wb.add_worksheet(name) for name in names})
+        self.sheets.update({name: self.wb.add_worksheet(name, FastSheet) for name in names})
         self.input = self.wb.add_format({"num_format": "General", "bg_color": "#FFF2CC"})
         self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
         self.formulas = 0
@@ -226,21 +227,16 @@ class _Writer:
             ws.write_number(r, c, float(array[i, j]), self.input)
 
     def formula_block(self, block: Block, formula, array: np.ndarray, fmt=None) -> None:
-        ws = self.sheets[block.sheet]
+        ws, fmt, cached = self.sheets[block.sheet], fmt or self.num, array.astype(float).tolist()
         for i, j, r, c in block.cells():
-            ws.write_formula(r, c, "=" + formula(i, j), fmt or self.num, float(array[i, j]))
+            ws.write_formula(r, c, "=" + formula(i, j), fmt, cached[i][j])
         self.formulas += block.nrows * block.ncols
 
     def array_block(self, block: Block, formula: str, array: np.ndarray) -> None:
         """One legacy (CSE) array formula over the block, each cell with its cached value."""
         ws = self.sheets[block.sheet]
-        r1, c1 = block.row + block.nrows - 1, block.col + block.ncols - 1
-        ws.write_array_formula(block.row, block.col, r1, c1, "{=" + formula + "}", self.num,
-                               float(array[0, 0]))  # fmt: skip
-        # XlsxWriter pads the rest of the range with 0; give each cell its own cached value.
-        for i, j, r, c in block.cells():
-            if i or j:
-                ws.write_number(r, c, float(array[i, j]), self.num)
+        ws.write_array_values(block.row, block.col, "{=" + formula + "}", self.num,
+                              array.astype(float).tolist())  # fmt: skip
         self.formulas += block.nrows * block.ncols
 
 
