@@ -4,9 +4,11 @@ A formula is parsed by `formulas` (its parser and AST builder); its graph of ope
 functions is turned into a plan over NumPy arrays with a leading axis for the cells, so a block
 of 890 cells filled with the same relative formula costs one call per operator instead of 890.
 Only operators and functions listed in IMPLEMENTATIONS are planned; a formula using anything
-else, or a group whose inputs are not all numbers, or whose result is not a finite number per
-cell, is left to the cell-by-cell path (formulas' own functions), which yields the spreadsheet's
-error values and text.
+else is left to the cell-by-cell path (formulas' own functions), which yields the spreadsheet's
+error values and text, and so is each cell whose inputs are not all numbers or whose steps are
+not all finite numbers. Booleans (from comparisons) follow Excel: arithmetic turns them into 1
+and 0, SUMPRODUCT counts them as 0; where Excel and `formulas` would treat them otherwise than
+NumPy does (SUM, MAX, MMULT...), the group is left to the cell-by-cell path.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,12 +25,43 @@ class Unsupported(Exception):
     """This group cannot be computed here; use the cell-by-cell path."""
 
 
-def _reduce(a: np.ndarray, fn) -> np.ndarray:
+def _reduce(a: np.ndarray, fn: Callable[..., np.ndarray]) -> np.ndarray:
     return fn(a, axis=(1, 2), keepdims=True)
 
 
+def _numbers(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Arithmetic, in which Excel reads TRUE and FALSE as 1 and 0."""
+
+    def wrapped(*args: np.ndarray) -> np.ndarray:
+        return fn(*(a.astype(float) if a.dtype == bool else a for a in args))
+
+    return wrapped
+
+
+def _no_booleans(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """A function that skips booleans or reads them otherwise than NumPy: cell by cell."""
+
+    def wrapped(*args: np.ndarray) -> np.ndarray:
+        if any(a.dtype == bool for a in args):
+            raise Unsupported("booleans in an aggregate")
+        return fn(*args)
+
+    return wrapped
+
+
+def _compare(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """A comparison; a boolean against a number (always unequal in Excel) goes cell by cell."""
+
+    def wrapped(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if (a.dtype == bool) != (b.dtype == bool):
+            raise Unsupported("a boolean compared with a number")
+        return fn(a, b)
+
+    return wrapped
+
+
 def _sum(*args: np.ndarray) -> np.ndarray:
-    return sum(_reduce(a, np.sum) for a in args)
+    return functools.reduce(np.add, (_reduce(a, np.sum) for a in args))
 
 
 def _average(*args: np.ndarray) -> np.ndarray:
@@ -47,6 +81,11 @@ def _sumproduct(*args: np.ndarray) -> np.ndarray:
     shapes = {a.shape[1:] for a in args}
     if len(shapes) != 1:
         raise Unsupported("SUMPRODUCT of differently shaped arrays is #VALUE!")
+    cells = max(a.shape[0] for a in args)
+    if any(a.dtype == bool for a in args):
+        # Excel reads what is not a number in SUMPRODUCT's arrays as 0, booleans included
+        # (LibreOffice counts TRUE as 1): each product, and so the sum, is 0. Write (a=b)*1.
+        return np.zeros((cells, 1, 1))
     prod = args[0]
     for a in args[1:]:
         prod = prod * a
@@ -66,6 +105,8 @@ def _stdev_p(a: np.ndarray) -> np.ndarray:
 def _if(cond: np.ndarray, yes: np.ndarray, no: np.ndarray | None = None) -> np.ndarray:
     if no is None:
         raise Unsupported("IF without a false branch yields FALSE")
+    if (yes.dtype == bool) != (no.dtype == bool):
+        raise Unsupported("IF choosing between a boolean and a number")
     return np.where(cond != 0, yes, no)
 
 
@@ -96,16 +137,22 @@ def _match(value: np.ndarray, arr: np.ndarray, kind: np.ndarray | None = None) -
     return (eq.argmax(axis=1) + 1.0).reshape(g, 1, 1)
 
 
+# "U--": formulas folds a run of signs by parity, so --x parses as +x, which in Excel leaves
+# TRUE a boolean; compiler.py marks such runs, for which Excel makes a number (--TRUE is 1).
 IMPLEMENTATIONS: dict[str, Callable[..., np.ndarray]] = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power,
-    "U-": np.negative, "U+": lambda a: a, "%": lambda a: a / 100.0,
-    "=": np.equal, "<>": np.not_equal, "<": np.less, ">": np.greater,
-    "<=": np.less_equal, ">=": np.greater_equal,
-    "EXP": np.exp, "LN": np.log, "TANH": np.tanh, "ABS": np.abs, "SQRT": np.sqrt,
-    "SUM": _sum, "AVERAGE": _average, "MAX": _max, "MIN": _min,
-    "SUMPRODUCT": _sumproduct, "MMULT": _mmult, "TRANSPOSE": lambda a: a.swapaxes(1, 2),
-    "STDEV.P": _stdev_p, "_XLFN.STDEV.P": _stdev_p,
-    "IF": _if, "INDEX": _index, "MATCH": _match, "BYPASS": lambda a: a,
+    "+": _numbers(np.add), "-": _numbers(np.subtract), "*": _numbers(np.multiply),
+    "/": _numbers(np.divide), "^": _numbers(np.power),
+    "U-": _numbers(np.negative), "U+": lambda a: a, "U--": _numbers(lambda a: a),
+    "%": _numbers(lambda a: a / 100.0),
+    "=": _compare(np.equal), "<>": _compare(np.not_equal), "<": _compare(np.less),
+    ">": _compare(np.greater), "<=": _compare(np.less_equal), ">=": _compare(np.greater_equal),
+    "EXP": _numbers(np.exp), "LN": _numbers(np.log), "TANH": _numbers(np.tanh),
+    "ABS": _numbers(np.abs), "SQRT": _numbers(np.sqrt),
+    "SUM": _no_booleans(_sum), "AVERAGE": _no_booleans(_average), "MAX": _no_booleans(_max),
+    "MIN": _no_booleans(_min), "SUMPRODUCT": _sumproduct, "MMULT": _no_booleans(_mmult),
+    "TRANSPOSE": lambda a: a.swapaxes(1, 2),
+    "STDEV.P": _no_booleans(_stdev_p), "_XLFN.STDEV.P": _no_booleans(_stdev_p),
+    "IF": _if, "INDEX": _index, "MATCH": _no_booleans(_match), "BYPASS": lambda a: a,
 }  # fmt: skip
 
 
@@ -120,8 +167,9 @@ class Plan:
     size: int  # number of slots
 
 
-def make_plan(builder) -> Plan | None:
-    """A Plan from a `formulas` AST builder, or None when the formula uses anything else."""
+def make_plan(builder: Any, names: dict[str, str] | None = None) -> Plan | None:
+    """A Plan from a `formulas` AST builder, or None when the formula uses anything else.
+    `names` maps a function node to the implementation it takes instead of its own name."""
     dsp = builder.dsp
     functions = sorted(
         ((k, v) for k, v in dsp.nodes.items() if v["type"] == "function"),
@@ -132,7 +180,7 @@ def make_plan(builder) -> Plan | None:
     inputs: list[str] = []
     consts: list[tuple[int, np.ndarray]] = []
 
-    def slot(node) -> int:
+    def slot(node: object) -> int:
         if node in slots:
             return slots[node]
         slots[node] = len(slots)
@@ -156,7 +204,7 @@ def make_plan(builder) -> Plan | None:
     try:
         steps = []
         for fid, spec in functions:
-            name = str(fid).split("<")[0].upper()
+            name = (names or {}).get(fid) or str(fid).split("<")[0].upper()
             impl = IMPLEMENTATIONS.get(name)
             if impl is None or len(spec["outputs"]) != 1:
                 return None
@@ -174,18 +222,24 @@ def make_plan(builder) -> Plan | None:
     return Plan(tuple((n, slots[n]) for n in inputs), tuple(consts), tuple(steps), out, len(slots))
 
 
-def run(plan: Plan, inputs: list[np.ndarray], cells: int) -> np.ndarray:
-    """Values of `cells` cells, given each input as an array (cells or 1, rows, cols)."""
-    result = _execute(plan, inputs)
+def run(plan: Plan, inputs: list[np.ndarray], cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Values of `cells` cells, given each input as an array (cells or 1, rows, cols), and
+    which of them are good: a cell with a step that is not a finite number (an overflow, a log
+    of 0: an error value in a spreadsheet) is not."""
+    result, bad = _execute(plan, inputs)
     if result.shape[1:] != (1, 1):
         raise Unsupported("not one number per cell")
-    return np.broadcast_to(result.reshape(-1), (cells,)).astype(float)
+    values = np.broadcast_to(result.reshape(-1), (cells,)).astype(float)
+    good = np.ones(cells, dtype=bool) if bad is None else ~np.broadcast_to(bad, (cells,))
+    return values, good
 
 
 def run_block(plan: Plan, inputs: list[np.ndarray], rows: int, cols: int) -> np.ndarray:
     """Values of one array formula over rows x cols cells. A result of another size is
     left to the cell-by-cell path (it pads with #N/A)."""
-    result = _execute(plan, inputs)
+    result, bad = _execute(plan, inputs)
+    if bad is not None:
+        raise Unsupported("non-finite step")
     if result.shape[0] != 1:
         raise Unsupported("one array formula")
     out = result[0]
@@ -194,12 +248,14 @@ def run_block(plan: Plan, inputs: list[np.ndarray], rows: int, cols: int) -> np.
     return np.broadcast_to(out, (rows, cols)).astype(float)
 
 
-def _execute(plan: Plan, inputs: list[np.ndarray]) -> np.ndarray:
+def _execute(plan: Plan, inputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The plan's result, and per cell whether some step was not finite (None: none was)."""
     values: list[np.ndarray | None] = [None] * plan.size
     for (_, s), arr in zip(plan.inputs, inputs, strict=True):
         values[s] = arr
     for s, arr in plan.consts:
         values[s] = arr
+    bad: np.ndarray | None = None
     with np.errstate(all="ignore"):
         for impl, args, out in plan.steps:
             try:
@@ -212,11 +268,13 @@ def _execute(plan: Plan, inputs: list[np.ndarray]) -> np.ndarray:
             if res.ndim != 3:
                 raise Unsupported("unexpected rank")
             if res.dtype.kind == "f" and not np.isfinite(res).all():
-                # An overflow or a log of 0 is an error value in a spreadsheet.
-                raise Unsupported("non-finite intermediate")
+                # Cells do not mix along the first axis: only the cells whose own values are
+                # not finite go cell by cell (all of them, for a value they share).
+                cell_bad = ~np.isfinite(res).reshape(res.shape[0], -1).all(axis=1)
+                bad = cell_bad if bad is None else bad | cell_bad
             values[out] = res
     result = values[plan.out]
     assert result is not None
     if result.dtype.kind not in "fiu":
         raise Unsupported("not numbers")
-    return result
+    return result, bad
