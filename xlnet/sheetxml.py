@@ -30,6 +30,9 @@ MAX_ARGUMENTS = 255
 # references span more than this many (rows x columns of its extent) is refused, not computed.
 MAX_GRID_CELLS = 32_000_000
 
+# The elements every cell is made of, compared by identity in the callbacks (see parser()).
+_C, _F, _V = (f"{MAIN_NS} {local}" for local in ("c", "f", "v"))
+_NAMES = {n: n for n in (_C, _F, _V)}
 _CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
@@ -101,6 +104,7 @@ class _Reader:
         self.out = Cells()
         self.rows: set[int] = set()
         self.row = self.last_row = -1
+        self.row_text = ""
         self.col = -1
         self.row_cols: list[int] = []  # columns of the current row's cells, in file order
         self.extent = (0, 0)  # rows, columns: one past the last cell of any row
@@ -139,6 +143,20 @@ class _Reader:
         if self.depth_ignored:
             self.depth_ignored += 1
             return
+        # The three elements of every cell first, without a look-up.
+        if name is _C:
+            self._start_cell(attrs)
+            return
+        if name is _V:
+            # A formula's cached value is wanted only by read_cached, so not collected.
+            if self.cell is not None and (
+                self.keep_cached or (self.f_attrs is None and not self.skip)
+            ):
+                self.collect = []
+            return
+        if name is _F:
+            self._start_f(attrs)
+            return
         handler = self.starts.get(name)
         if handler is not None:
             handler(attrs)
@@ -153,6 +171,18 @@ class _Reader:
     def end(self, name: str) -> None:
         if self.depth_ignored:
             self.depth_ignored -= 1
+            return
+        if name is _C:
+            self._end_cell()
+            return
+        if name is _V or name is _F:
+            collect = self.collect
+            if collect is not None:
+                if name is _V:
+                    self.v_text = "".join(collect)
+                else:
+                    self.f_text = "".join(collect)
+                self.collect = None
             return
         handler = self.ends.get(name)
         if handler is not None:
@@ -237,6 +267,7 @@ class _Reader:
             self.active = [a for a in self.active if a[0] >= row]
             self._cover_from_active()
         self.row = self.last_row = row
+        self.row_text = str(row + 1)
         self.col = -1
         self.row_cols = []
 
@@ -259,13 +290,16 @@ class _Reader:
             if c >= MAX_COLS:
                 raise PartError(f"row {row + 1} runs past column XFD")
         else:
-            letters = ref.rstrip("0123456789")
-            c = self.columns.get(letters, -1)
-            if c < 0 or not 0 < len(ref) - len(letters) <= 7:
-                c = _cell(ref, ref)[1]
-                self.columns[letters] = c
-            if int(ref[len(letters) :]) - 1 != row:
-                raise PartError(f"cell {ref} stands inside row {row + 1}")
+            # The usual address is the column's letters, then this row's number as written.
+            digits = self.row_text
+            c = self.columns.get(ref[: -len(digits)], -1) if ref.endswith(digits) else -1
+            if c < 0:
+                at, c = _cell(ref, ref)
+                if at != row:
+                    raise PartError(f"cell {ref} stands inside row {row + 1}")
+                letters = ref.rstrip("0123456789")
+                if letters + digits == ref:
+                    self.columns[letters] = c
         cols = self.row_cols
         if c <= self.col and c in cols:
             raise PartError(
@@ -453,5 +487,5 @@ def _check_arrays(cells: Cells, keep_cached: bool) -> None:
 def read_sheet(chunks: Iterator[bytes], strings: list[str], budget: list[int], cached=False):
     """The cells of one worksheet part, read from its XML chunks."""
     reader = _Reader(strings, budget, cached)
-    feed(parser(reader.start, reader.end, reader.text), chunks)
+    feed(parser(reader.start, reader.end, reader.text, _NAMES), chunks)
     return reader.finish()

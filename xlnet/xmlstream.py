@@ -19,10 +19,17 @@ class PartError(ValueError):
         self.broken = broken
 
 
-def parser(start: Callable, end: Callable | None = None, text: Callable | None = None):
+def parser(
+    start: Callable,
+    end: Callable | None = None,
+    text: Callable | None = None,
+    names: dict[str, str] | None = None,
+):
     """An expat parser with namespaces resolved ("uri local") that refuses DTDs: no OOXML
-    part has one, and entity declarations are how XML bombs are built."""
-    p = pyexpat.ParserCreate(namespace_separator=" ")
+    part has one, and entity declarations are how XML bombs are built. Element names found
+    in `names` are handed to the callbacks as those very string objects, so a callback can
+    tell them apart with `is`."""
+    p = pyexpat.ParserCreate(namespace_separator=" ", intern=dict(names or {}))
     p.buffer_text = True
     p.StartElementHandler = start
     if end is not None:
