@@ -7,7 +7,7 @@ import openpyxl
 import pytest
 
 from conftest import LAYOUT_CASES, MODELS_OUTPUTS, SMALL_EPOCHS, small_spec
-from xlnet.evaluate import EvalError, evaluate
+from xlnet.evaluate import EMPTY, EvalError, evaluate, xl_error
 from xlnet.layout import LR_NAME, TRAIN, Layout, setting_block
 from xlnet.program import build_program
 from xlnet.spec import Spec
@@ -467,3 +467,101 @@ def test_vectorised_path_defers_errors_to_formulas(tmp_path, formula):
     slow = evaluate(read_book(tmp_path / "t.xlsx"), vectorise=False)
     for r in range(2, 6):
         assert str(fast_book.value("S", r, 5)) == str(slow.value("S", r, 5))
+
+
+LOCALLY = "differs from NumPy applied to the values it reads"
+
+
+def _planted(src, value, *, why: str | None = None, drop_formula: bool = False):
+    """compare() on `src`'s recalculation with one cell of epoch 2's dW1 replaced by `value`
+    (and its formula dropped); the check of that block and the cell's name."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from xlnet.reference import train
+    from xlnet.verify import compare
+
+    book = read_book(src)
+    run = read_run(book)
+    result = evaluate(book)
+    block = run.layout.block("dW1", 2)
+    s, r, c = result.index(TRAIN), block.row + 1, block.col + 1
+    grids = [g.copy() for g in result.grids]
+    if value is not None:
+        grids[s][r, c] = value(grids[s][r, c])
+    formulas = dict(result.formulas) if drop_formula else result.formulas
+    if drop_formula:
+        del formulas[(s, r, c)]
+    planted = replace(result, grids=grids, formulas=formulas,
+                      why={(s, r, c): why} if why else {})  # fmt: skip
+    checks = compare(run, planted, train(run.program, run.inputs))
+    (check,) = [k for k in checks if (k.block, k.epoch) == ("dW1", 2)]
+    assert not np.isnan(check.max_rel_error)
+    return check, f"{TRAIN}!{block.ref(1, 1, TRAIN)}"
+
+
+@pytest.mark.parametrize(
+    ("value", "why", "problem", "structural"),
+    [
+        (lambda v: True, None, "not a number", 1),  # a boolean is no number, though an int
+        (lambda v: "text", None, "not a number", 1),
+        (lambda v: EMPTY, None, "not a number", 1),  # a formula cell holding a blank
+        (lambda v: xl_error("#DIV/0!"), "planted", "not a number (planted)", 1),
+        (lambda v: float("inf"), None, "not finite", 1),
+        (lambda v: float("nan"), None, "not finite", 1),
+        # Numbers (an int is one) off their step: named by the local check.
+        (lambda v: v + 1.0, None, LOCALLY, 0),
+        (lambda v: int(v) + 1, None, LOCALLY, 0),
+    ],
+)
+def test_a_cell_holding_no_number_is_named(small_books, value, why, problem, structural):
+    check, cell = _planted(small_books[("mlp", "softmax")], value, why=why)
+    assert check.status == "FAIL"
+    assert (check.cell, check.problem) == (cell, problem)
+    assert (check.wrong_cells, check.structural) == (1, structural)
+    assert check.formula is not None and check.expected is not None
+    if problem.startswith("not a number"):
+        assert type(check.got) is type(value(0.5))
+
+
+def test_numbers_of_any_float_type_are_numbers(small_books):
+    import numpy as np
+
+    check, _ = _planted(small_books[("mlp", "softmax")], np.float64)
+    assert check.status == "ok" and check.wrong_cells == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"), [(None, "not a formula"), (lambda v: EMPTY, "empty")]
+)
+def test_a_block_cell_without_a_formula_is_named(small_books, value, problem):
+    check, cell = _planted(small_books[("mlp", "softmax")], value, drop_formula=True)
+    assert (check.status, check.cell, check.problem, check.formula) == ("FAIL", cell, problem, None)
+    assert check.structural == 1
+
+
+def test_unchecked_formulas_are_every_formula_outside_the_blocks(small_books, tmp_path):
+    """Counted and listed as a set of cells would: every formula cell outside every block, the
+    first 20 in sheet, row and column order."""
+    from xlnet import a1
+    from xlnet.verify import blocks_to_check
+
+    edited = tmp_path / "fewer.xlsx"
+    wb = openpyxl.load_workbook(small_books[("mlp", "sigmoid", "arrays")])
+    b = setting_block("epochs")
+    wb[b.sheet].cell(b.row + 1, b.col + 1).value = 2
+    wb.save(edited)
+    report = verify(edited)
+    book = read_book(edited)
+    result = evaluate(book)
+    checked = {
+        (result.index(blk.sheet), r, c)
+        for _, _, blk in blocks_to_check(read_run(book))
+        for _, _, r, c in blk.cells()
+    }
+    left = sorted(set(result.formulas) - checked)
+    assert report.unchecked_formulas == len(left) > 20
+    assert report.unchecked_cells == [
+        f"{result.sheet_names[s]}!{a1.cell(r, c)}" for s, r, c in left[:20]
+    ]

@@ -30,8 +30,9 @@ from .evaluate import EMPTY, EvalError, Result, evaluate, is_error
 from .layout import DATA, DATA_TOP, Block
 from .ops import Env
 from .program import STEP_GROUPS, Step, build_program
+from .run import block_numbers, read_run
 from .spec import Spec, SpecError, parse_hidden
-from .verify import ENGINES, TOLERANCE, block_numbers, read_run, recompute
+from .verify import ENGINES, TOLERANCE, recompute
 from .workbook import FIXED_TIME, NUMBER_FORMAT, atomic_write, prepare
 from .xlsxio import BookError, read_book
 

@@ -11,37 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from . import a1
-from .evaluate import EMPTY, EvalError, Result, evaluate, from_cached, is_error
-from .layout import (
-    BETA1_NAME,
-    BETA2_NAME,
-    DATA,
-    DATA_TOP,
-    EPS_NAME,
-    LABEL_COL,
-    LR_NAME,
-    MOMENTUM_NAME,
-    N_NAME,
-    OPTIMIZER_INPUTS,
-    SETTINGS,
-    SHEETS,
-    TEST,
-    Block,
-    Layout,
-    setting_block,
-)
-from .program import TEST_PREFIX, Program, build_program
-from .reference import FD_TOLERANCE, Inputs, Key, gradient_check, train
-from .spec import (
-    DEFAULT_BETA1,
-    DEFAULT_BETA2,
-    DEFAULT_EPSILON,
-    DEFAULT_MOMENTUM,
-    Spec,
-    SpecError,
-    parse_hidden,
-)
-from .xlsxio import Book, BookError, read_book, read_cached
+from .evaluate import EMPTY, EvalError, Result, evaluate, from_cached
+from .layout import Block
+from .ops import Env
+from .program import Program, Step
+from .reference import FD_TOLERANCE, Key, gradient_check, train
+from .result import FormulaCells
+from .run import Run, read_run  # read_run: callers still import it from here
+from .xlsxio import Book, read_book, read_cached
 
 # Norm-wise relative error of a block: |got - expected| <= TOLERANCE * max(max|block|, 1) for
 # every cell. Relative to the block's largest value because cancellation (dZ = A - Y, sums of
@@ -203,113 +180,6 @@ def _jsonable(d: dict) -> dict:
     return out
 
 
-@dataclass(frozen=True)
-class Run:
-    """What a file says about its own training run: structure and inputs."""
-
-    program: Program
-    layout: Layout
-    inputs: Inputs
-
-
-def read_run(book: Book) -> Run:
-    """Spec, data, initial weights, learning rate and N, all as entered in the file."""
-    for name in SHEETS:
-        book.sheet(name)  # raises when a sheet is missing
-    settings = book.sheet(SETTINGS).values
-
-    def setting(key: str):
-        b = setting_block(key)
-        v = settings.get((b.row, b.col))
-        if v is None:
-            raise BookError(f"{book.path}: Settings!{a1.cell(b.row, b.col)} ({key}) is empty")
-        return v
-
-    def whole(key: str, low: int) -> int:
-        v = setting(key)
-        if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < low:
-            raise BookError(
-                f"{book.path}: Settings {key} must be a whole number >= {low}, got {v!r}"
-            )
-        return int(v)
-
-    def number(key: str) -> float:
-        v = setting(key)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise BookError(f"{book.path}: Settings {key} must be a number, got {v!r}")
-        return float(v)
-
-    def hidden() -> tuple[int, ...]:
-        v = setting("hidden")
-        if isinstance(v, str):
-            return parse_hidden(v)
-        return (whole("hidden", 1),)
-
-    try:
-        model = str(setting("model"))
-        optimizer = str(setting("optimizer"))
-        spec = Spec(
-            model=model,
-            output=str(setting("output")),
-            hidden=hidden() if model == "mlp" else 5,
-            activation=str(setting("activation")) if model == "mlp" else "tanh",
-            epochs=whole("epochs", 1),
-            seed=whole("seed", 0),
-            layout=str(setting("layout")),
-            optimizer=optimizer,
-        )
-    except SpecError as exc:
-        raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
-    f, k = whole("features", 1), whole("classes", 2)
-    lr, n_div = number(LR_NAME), number(N_NAME)
-    if n_div <= 0:
-        raise BookError(f"{book.path}: Settings {N_NAME} must be positive, got {n_div:g}")
-    # The optimizer's hyperparameters are inputs like the learning rate: read as entered.
-    hyper = {MOMENTUM_NAME: DEFAULT_MOMENTUM, BETA1_NAME: DEFAULT_BETA1,
-             BETA2_NAME: DEFAULT_BETA2, EPS_NAME: DEFAULT_EPSILON}  # fmt: skip
-    for key in OPTIMIZER_INPUTS[spec.optimizer]:
-        hyper[key] = number(key)
-
-    def count_samples(sheet: str) -> int:
-        values = book.sheet(sheet).values
-        n = 0
-        while (DATA_TOP + n, LABEL_COL) in values:
-            n += 1
-        if n == 0:
-            raise BookError(f"{book.path}: the {sheet} sheet holds no samples")
-        return n
-
-    n = count_samples(DATA)
-    n_test = count_samples(TEST) if TEST.upper() in {s.upper() for s in book.sheets} else 0
-    program = build_program(spec, n, f, k, n_test)
-    try:
-        layout = Layout(program)
-    except SpecError as exc:
-        raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
-
-    test: dict[str, np.ndarray | None] = {"Raw": None, "Label": None}
-    if n_test:
-        test = {n: block_numbers(book, layout.block(TEST_PREFIX + n), "held-out " + n.lower())
-                for n in test}  # fmt: skip
-    inputs = Inputs(
-        raw=block_numbers(book, layout.block("Raw"), "raw data"),
-        label=block_numbers(book, layout.block("Label"), "label"),
-        classes=block_numbers(book, layout.block("Classes"), "class value"),
-        init={
-            p: block_numbers(book, layout.block(program.carried(p), 0), p) for p in program.initial
-        },
-        lr=lr,
-        n=n_div,
-        test_raw=test["Raw"],
-        test_label=test["Label"],
-        momentum=hyper[MOMENTUM_NAME],
-        beta1=hyper[BETA1_NAME],
-        beta2=hyper[BETA2_NAME],
-        epsilon=hyper[EPS_NAME],
-    )
-    return Run(program, layout, inputs)
-
-
 def blocks_to_check(run: Run) -> list[tuple[str, int | None, Block]]:
     p, layout = run.program, run.layout
     out: list[tuple[str, int | None, Block]] = [
@@ -338,42 +208,65 @@ def compare(
     is sensitive to its last digits (`chaos_epoch`); anywhere else it fails, so an error small
     enough to pass its own block cannot hide in the blocks after it."""
     chaos = chaos_epoch(run)
-    reader = _Reader(result)
+    return _compare(run, _Cells(result), blocks_to_check(run), expected, tolerance, engine, chaos)
+
+
+def _compare(
+    run: Run,
+    cells: _Cells,
+    blocks: list[tuple[str, int | None, Block]],
+    expected: dict[Key, np.ndarray],
+    tolerance: float,
+    engine: str,
+    chaos: int | None,
+) -> list[BlockCheck]:
+    program, env = run.program, run.inputs.env()
+    # Each block's step by its name, looked up once per name, not once per block.
+    steps: dict[tuple[str, bool], Step | None] = {}
     checks: list[BlockCheck] = []
-    for name, epoch, block in blocks_to_check(run):
-        check = _check_block(name, epoch, block, result, expected[(name, epoch)], tolerance)
-        local = _local_expected(run, reader, name, epoch, PERTURB[engine])
+    failed = False  # some block before this one failed
+    for name, epoch, block in blocks:
+        key = (name, epoch is None)
+        if key not in steps:
+            steps[key] = next((s for s in _steps_of(program, epoch) if s.out == name), None)
+        step = steps[key]
+        check = _check_block(name, epoch, block, cells, expected[(name, epoch)], tolerance)
+        local = _local_expected(run, env, cells, name, epoch, step, PERTURB[engine])
         if local is not None:
             local, slack = local
-            got = reader.read(block)
+            got = cells.read(block)
             scale = max(float(np.abs(local).max(initial=0.0)), 1.0)
             with np.errstate(invalid="ignore"):
                 excess = np.maximum(np.abs(got - local) - SLACK * slack, 0.0) / scale
             finite = bool(np.isfinite(got).all() and np.isfinite(local).all())
-            err = float(np.nanmax(excess, initial=0.0)) if finite else math.inf
+            # What np.nanmax computes on a float array (fmax skips NaN), without its overhead
+            err = float(np.fmax.reduce(excess, axis=None, initial=0.0)) if finite else math.inf
             check.local_rel_error = err
-            exact = _is_copy(run, name, epoch)  # a copy is right only to the last digit
+            # a copy is right only to the last digit
+            exact = name in program.summary or (step is not None and step.op.name == "copy")
             off = err > (0.0 if exact else LOCAL_TOLERANCE)
             if off and finite and check.structural == 0:
-                _fail_locally(check, block, result, got, local, excess, exact)
+                _fail_locally(check, block, cells.result, got, local, excess, exact)
             elif check.status == "FAIL" and check.structural == 0 and finite and not off:
-                after_failure = any(c.status == "FAIL" for c in checks)
                 chaotic = (
                     chaos is not None
-                    and name not in run.program.data_tensors
+                    and name not in program.data_tensors
                     and (epoch is None or epoch >= chaos)
                 )
-                if after_failure or chaotic:
+                if failed or chaotic:
                     check.status = "drift"
         checks.append(check)
+        failed = failed or check.status == "FAIL"
     return checks
 
 
-def chaos_epoch(run: Run) -> int | None:
+def chaos_epoch(run: Run, base: dict[Key, np.ndarray] | None = None) -> int | None:
     """The first epoch where NumPy's own run, restarted from initial weights moved by a few
     units in the last place, parts from itself by more than CHAOS; None if it never does.
-    From there on, engines' last-digit differences may grow into drift."""
-    base = train(run.program, run.inputs)
+    From there on, engines' last-digit differences may grow into drift. `base` is NumPy's run
+    from the file's own inputs, when the caller has trained it already."""
+    if base is None:
+        base = train(run.program, run.inputs)
     rng = np.random.default_rng(0)
     first: int | None = None
     for trial in range(3):
@@ -403,14 +296,6 @@ def _steps_of(program: Program, epoch: int | None):
     return program.epoch_steps
 
 
-def _is_copy(run: Run, name: str, epoch: int | None) -> bool:
-    if name in run.program.summary:
-        return True
-    steps = _steps_of(run.program, epoch)
-    step = next((s for s in steps if s.out == name), None)
-    return step is not None and step.op.name == "copy"
-
-
 def _fail_locally(check: BlockCheck, block: Block, result: Result, got, local, excess, exact):
     """Name the first cell that is off its own step (not the first cell off the trajectory,
     which in a drifting run may be a right cell that merely drifted)."""
@@ -426,56 +311,132 @@ def _fail_locally(check: BlockCheck, block: Block, result: Result, got, local, e
     check.problem = "differs from NumPy applied to the values it reads"
 
 
-class _Reader:
-    """Blocks' values as floats (anything not a number is NaN), each block read once."""
+class _Cells:
+    """A recalculated workbook as the compare reads it, a block at a time, in whole arrays:
+    values as floats beside a mask of the cells that hold a number, and which cells hold a
+    formula (one boolean grid per sheet, not one lookup per cell)."""
 
     def __init__(self, result: Result) -> None:
         self.result = result
-        self.cache: dict[Block, np.ndarray] = {}
+        self.formula = _formula_masks(result)
+        # Each block is read by its own check and again by the local checks of the blocks
+        # that read it: converted from objects once.
+        self.cache: dict[Block, tuple[np.ndarray, np.ndarray]] = {}
+
+    def numbers(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        """The block's values (NaN where a cell holds no number) and which cells hold one."""
+        hit = self.cache.get(block)
+        if hit is None:
+            grid = self.result.grids[self.result.index(block.sheet)]
+            hit = self.cache[block] = _as_numbers(_window(grid, block, None))
+        return hit
 
     def read(self, block: Block) -> np.ndarray:
-        hit = self.cache.get(block)
-        if hit is not None:
-            return hit
-        grid = self.result.grids[self.result.index(block.sheet)]
-        out = np.full((block.nrows, block.ncols), np.nan)
-        r1, c1 = (
-            min(block.row + block.nrows, grid.shape[0]),
-            min(block.col + block.ncols, grid.shape[1]),
-        )
-        if r1 > block.row and c1 > block.col:
-            cells = grid[block.row : r1, block.col : c1]
-            numeric = np.vectorize(
-                lambda v: isinstance(v, int | float) and not isinstance(v, bool), otypes=[bool]
-            )(cells)
-            part = out[: r1 - block.row, : c1 - block.col]
-            part[numeric] = cells[numeric].astype(float)
-        self.cache[block] = out
-        return out
+        return self.numbers(block)[0]
+
+    def formulas(self, block: Block) -> np.ndarray:
+        return _window(self.formula[self.result.index(block.sheet)], block, False)
+
+    def outside(self, blocks: list[tuple[str, int | None, Block]]) -> tuple[int, list[str]]:
+        """How many formula cells lie outside every block, and the first few, in sheet, row,
+        column order: each sheet's formula mask with the blocks cleared from a copy of it."""
+        left = [mask.copy() for mask in self.formula]
+        for _, _, b in blocks:
+            mask = left[self.result.index(b.sheet)]
+            mask[b.row : b.row + b.nrows, b.col : b.col + b.ncols] = False  # clipped at its edge
+        count = sum(int(np.count_nonzero(mask)) for mask in left)
+        first: list[str] = []
+        for s, mask in enumerate(left):
+            for r, c in np.argwhere(mask)[: 20 - len(first)].tolist():
+                first.append(f"{self.result.sheet_names[s]}!{a1.cell(r, c)}")
+        return count, first
+
+
+def _formula_masks(result: Result) -> list[np.ndarray]:
+    """Per sheet, which cells hold a formula."""
+    formulas = result.formulas
+    if isinstance(formulas, FormulaCells):
+        return formulas._masks()  # from the book's own dictionaries, without a tuple per cell
+    masks = [np.zeros((0, 0), dtype=bool) for _ in result.sheet_names]
+    keys = np.array([k for k, v in formulas.items() if v is not None], dtype=np.int64)
+    for s in range(len(masks)):
+        rc = keys[keys[:, 0] == s, 1:] if len(keys) else np.zeros((0, 2), dtype=np.int64)
+        if len(rc):
+            masks[s] = np.zeros(tuple(rc.max(axis=0) + 1), dtype=bool)
+            masks[s][rc[:, 0], rc[:, 1]] = True
+    return masks
+
+
+def _window(grid: np.ndarray, block: Block, fill: object) -> np.ndarray:
+    """The block's cells of a sheet-sized array: a view where the block lies inside it,
+    else a copy with `fill` beyond its edge."""
+    r0, c0, r1, c1 = block.row, block.col, block.row + block.nrows, block.col + block.ncols
+    if r1 <= grid.shape[0] and c1 <= grid.shape[1]:
+        return grid[r0:r1, c0:c1]
+    out = np.empty((block.nrows, block.ncols), dtype=grid.dtype)
+    out.fill(fill)  # not np.full: an object array must hold `fill` itself
+    inside = grid[r0:r1, c0:c1]
+    out[: inside.shape[0], : inside.shape[1]] = inside
+    return out
+
+
+_TYPE_OF = np.frompyfunc(type, 1, 1)
+
+
+def _boxed(t: type) -> np.ndarray:
+    """A type as a 0-d object array, so that NumPy compares cells' types with it one by one
+    (a bare type such as np.float64 would be taken for a dtype)."""
+    box = np.empty((), dtype=object)
+    box[()] = t
+    return box
+
+
+_FLOAT = _boxed(float)
+
+
+def _as_numbers(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell objects as floats (NaN where not a number) and which are numbers: ints and floats
+    but not booleans, as `isinstance` has it. Each type present is judged once, not each
+    cell; floats, nearly every cell, are recognised by one comparison of their types."""
+    types = _TYPE_OF(cells)
+    isnum = types == _FLOAT
+    if isnum.all():
+        return cells.astype(float), isnum
+    for t in set(types[~isnum].tolist()):
+        if issubclass(t, int | float) and not issubclass(t, bool):
+            isnum |= types == _boxed(t)
+    values = np.full(cells.shape, np.nan)
+    values[isnum] = cells[isnum].astype(float)
+    return values, isnum
 
 
 def _local_expected(
-    run: Run, reader: _Reader, name: str, epoch: int | None, perturb: float
+    run: Run,
+    env: Env,
+    cells: _Cells,
+    name: str,
+    epoch: int | None,
+    step: Step | None,
+    perturb: float,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The block's own step applied to what the engine holds in the blocks it reads, and per
-    cell the slack that the rounding of those values allows."""
+    """The block's own step (`step`, None for a summary block or a block of no step) applied to
+    what the engine holds in the blocks it reads, and per cell the slack that the rounding of
+    those values allows."""
     program, layout = run.program, run.layout
-    env = run.inputs.env()
     if name in program.summary:
         per_epoch = program.summary[name]
         epochs = range(1, program.spec.epochs + 1)
-        values = np.vstack([reader.read(layout.block(per_epoch, e)) for e in epochs])
+        values = np.vstack([cells.read(layout.block(per_epoch, e)) for e in epochs])
         return values, np.zeros_like(values)
-    step = next((s for s in _steps_of(program, epoch) if s.out == name), None)
     if step is None:
         return None
     if step in program.final_steps:
         last = program.spec.epochs
-        args = [reader.read(layout.block(*program.locate(a, last))) for a in step.args]
+        args = [cells.read(layout.block(*program.locate(a, last))) for a in step.args]
     elif epoch is None:
-        args = [reader.read(layout.block(a.name)) for a in step.args]
+        args = [cells.read(layout.block(a.name)) for a in step.args]
     else:
-        args = [reader.read(layout.block(*program.locate(a, epoch))) for a in step.args]
+        args = [cells.read(layout.block(*program.locate(a, epoch))) for a in step.args]
     with np.errstate(all="ignore"):
         local = step.op.numpy(env, *args)
         slack = np.zeros_like(local)
@@ -503,43 +464,50 @@ def _tie_slack(a: np.ndarray, classes: np.ndarray, local: np.ndarray, perturb: f
     return spread.max(axis=1, keepdims=True) / SLACK
 
 
-def _check_block(name, epoch, block: Block, result: Result, exp: np.ndarray, tol) -> BlockCheck:
+def _check_block(
+    name: str, epoch: int | None, block: Block, cells: _Cells, exp: np.ndarray, tol: float
+) -> BlockCheck:
+    got, isnum = cells.numbers(block)
+    scale = max(float(np.abs(exp).max()), 1.0)  # NaN where NumPy's run holds a NaN
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(got - exp)
+    size = block.nrows * block.ncols
+    worst = float(diff.max())
+    formula = cells.formulas(block)
+    # Every cell a formula holding a number, every difference finite (NaN and inf carry into
+    # the max): rounding is monotonic, so the largest quotient is the largest difference over
+    # the scale, and one comparison decides the block.
+    if math.isfinite(worst) and isnum.all() and formula.all() and worst / scale <= tol:
+        return BlockCheck(name, epoch, size, worst, worst / scale, "ok")
+    measured = formula & isnum & np.isfinite(diff)
+    structural = ~measured  # empty, not a formula, not a number or not finite
+    with np.errstate(invalid="ignore"):
+        rel = diff / scale
+        wrong = structural | (rel > tol)  # NaN (a NaN scale) is never > tol
+    # Maxima over the measured cells only; fmax skips the NaN quotients of a NaN scale, as
+    # the cell-by-cell max() kept 0.0 against them.
+    max_abs = float(np.max(diff, where=measured, initial=0.0))
+    max_rel = float(np.fmax.reduce(rel, axis=None, where=measured, initial=0.0))
+    n_wrong = int(np.count_nonzero(wrong))
+    if not n_wrong:
+        return BlockCheck(name, epoch, size, max_abs, max_rel, "ok")
+    i, j = divmod(int(np.argmax(wrong)), block.ncols)  # the first wrong cell, row by row
+    r, c = block.row + i, block.col + j
+    result = cells.result
     s = result.index(block.sheet)
     grid = result.grids[s]
-    max_abs = max_rel = 0.0
-    scale = max(float(np.abs(exp).max()), 1.0)
-    wrong = structural = 0
-    first = None
-    for i, j, r, c in block.cells():
-        got = grid[r, c] if r < grid.shape[0] and c < grid.shape[1] else None
-        e = float(exp[i, j])
-        formula = result.formulas.get((s, r, c))
-        problem = None
-        if formula is None:
-            problem = "empty" if got is None or got is EMPTY else "not a formula"
-        elif is_error(got) or not isinstance(got, int | float) or isinstance(got, bool):
-            why = result.why.get((s, r, c))
-            problem = f"not a number ({why})" if why else "not a number"
-        else:
-            d = abs(float(got) - e)
-            rel = d / scale
-            if not math.isfinite(d):
-                problem = "not finite"
-            else:
-                max_abs, max_rel = max(max_abs, d), max(max_rel, rel)
-                if rel > tol:
-                    problem = "differs"
-        if problem:
-            wrong += 1
-            structural += problem != "differs"
-            if first is None:
-                first = (a1.cell(r, c), formula, e, got, problem)
-    if first:
-        cell, formula, e, got, problem = first
-        return BlockCheck(name, epoch, block.nrows * block.ncols, max_abs, max_rel, "FAIL",
-                          wrong, f"{block.sheet}!{cell}", formula, e, got, problem,
-                          structural=structural)  # fmt: skip
-    return BlockCheck(name, epoch, block.nrows * block.ncols, max_abs, max_rel, "ok")
+    value = grid[r, c] if r < grid.shape[0] and c < grid.shape[1] else None
+    if not formula[i, j]:
+        problem = "empty" if value is None or value is EMPTY else "not a formula"
+    elif not isnum[i, j]:
+        why = result.why.get((s, r, c))
+        problem = f"not a number ({why})" if why else "not a number"
+    else:
+        problem = "differs" if measured[i, j] else "not finite"
+    return BlockCheck(name, epoch, size, max_abs, max_rel, "FAIL", n_wrong,
+                      f"{block.sheet}!{a1.cell(r, c)}", result.formulas.get((s, r, c)),
+                      float(exp[i, j]), value, problem,
+                      structural=int(np.count_nonzero(structural)))  # fmt: skip
 
 
 def reference_self_check(run: Run) -> BlockCheck:
@@ -573,22 +541,6 @@ def recompute(
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
-def block_numbers(book: Book, block: Block, what: str) -> np.ndarray:
-    """A block of numbers entered in `book` (inputs: data, weights, a scorer's model); a cell
-    holding anything else is a BookError naming it."""
-    values = book.sheet(block.sheet).values
-    out = np.empty((block.nrows, block.ncols))
-    for i, j, r, c in block.cells():
-        v = values.get((r, c))
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise BookError(
-                f"{book.path}: {block.sheet}!{a1.cell(r, c)} ({what}) should hold a number, "
-                f"found {v!r}"
-            )
-        out[i, j] = float(v)
-    return out
-
-
 def verify(
     path: str | Path,
     engine: str = "formulas",
@@ -601,19 +553,12 @@ def verify(
     expected = train(run.program, run.inputs)
     result = recompute(book, path, engine, progress)
     report = Report(str(path), engine, tolerance)
-    report.blocks = compare(run, result, expected, tolerance, engine)
+    cells, blocks = _Cells(result), blocks_to_check(run)
+    chaos = chaos_epoch(run, expected)  # NumPy's run from the file's inputs: trained above
+    report.blocks = _compare(run, cells, blocks, expected, tolerance, engine, chaos)
     report.blocks.append(reference_self_check(run))
     report.formula_cells = len(result.formulas)
-    checked = {
-        (result.index(b.sheet), r, c)
-        for _, _, b in blocks_to_check(run)
-        for _, _, r, c in b.cells()
-    }
-    unchecked = sorted(result.formulas.keys() - checked)
-    report.unchecked_formulas = len(unchecked)
-    report.unchecked_cells = [
-        f"{result.sheet_names[s]}!{a1.cell(r, c)}" for s, r, c in unchecked[:20]
-    ]
+    report.unchecked_formulas, report.unchecked_cells = cells.outside(blocks)
     report.error_cells = result.error_cells()
     report.volatile_cells = result.volatile
     return report
