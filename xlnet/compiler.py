@@ -2,7 +2,9 @@
 
 Each distinct formula (up to where its references point) is parsed once; its vectorised plan
 (batch.py) comes from the parse, and formulas' own compiled function, which the cell-by-cell
-path runs, is built only when some cell needs it.
+path runs, is built only when some cell needs it. What `formulas` makes of a text does not
+depend on the book, so parses are also shared by every evaluation in the process (a batch of
+files, each re-evaluation of one); where the inputs point is resolved per evaluation.
 """
 
 from __future__ import annotations
@@ -26,6 +28,38 @@ _NEGATE = OPERATORS["U-"]
 # schedula logs a traceback for every function that fails; a failure is an error value.
 for _name in ("schedula", "formulas"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What `formulas` makes of one formula text, whatever the book."""
+
+    builder: Any
+    plan: Plan | None
+    error: tuple[XlError, str] | None  # the text does not parse
+
+
+# Keyed by the text alone, which is all a parse depends on (where its inputs point is resolved
+# per evaluation), so no key is too coarse. Bounded by count (a parse is ~30 kB: 15 MB at most;
+# the chapter-1 sheet has ~30 distinct texts, a class's files ~100); least recently used first.
+# formulas' compiled functions are not kept: each holds its last call's inputs, views of one
+# evaluation's grids, which must not outlive it.
+_PARSED_MAX = 512
+_parsed: dict[str, _Parsed] = {}
+
+
+def _parse(parser: Parser, text: str) -> _Parsed:
+    hit = _parsed.pop(text, None)
+    if hit is None:
+        try:
+            tokens, builder = parser.ast(text)
+            hit = _Parsed(builder, make_plan(builder, _double_negations(tokens, builder)), None)
+        except Exception as exc:  # formulas raises many types for what it cannot parse
+            hit = _Parsed(None, None, (xl_error("#NAME?"), f"cannot compile {text}: {exc}"))
+        while len(_parsed) >= _PARSED_MAX:
+            del _parsed[next(iter(_parsed))]
+    _parsed[text] = hit  # last: the most recently used
+    return hit
 
 
 @dataclass
@@ -60,11 +94,8 @@ class Compiler:
             return hit
         body = text[1:] if text.startswith("=") else text
         compiled = Compiled("=" + body, here, refs)
-        try:
-            tokens, compiled.builder = self.parser.ast(compiled.text)
-            compiled.plan = make_plan(compiled.builder, _double_negations(tokens, compiled.builder))
-        except Exception as exc:  # formulas raises many types for what it cannot parse
-            compiled.error = (xl_error("#NAME?"), f"cannot compile {compiled.text}: {exc}")
+        parsed = _parse(self.parser, compiled.text)
+        compiled.builder, compiled.plan, compiled.error = parsed.builder, parsed.plan, parsed.error
         if compiled.plan is not None:
             compiled.plan_order = [self._index(inp, compiled) for inp, _ in compiled.plan.inputs]
         self.cache[key] = compiled

@@ -206,7 +206,7 @@ def _personalise(template: Template, variant: Variant, dst: Path) -> None:
 def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[Task]:
     """The graded blocks of an exercise written by `xlnet exercise`: its blank steps, every
     epoch, each checked against its NumPy step applied to the workbook's own upstream blocks."""
-    from .verify import read_run
+    from .run import read_run
 
     b = setting_block("given")
     given_text = book.sheet(SETTINGS).values.get((b.row, b.col))

@@ -1,0 +1,201 @@
+"""Hints on a graded block: the common mistake a wrong block's values (or formulas) show, and
+notes on a correct block that its values alone cannot vouch for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+
+import numpy as np
+
+from . import a1
+from .checks import Check, ShapeMismatch
+from .layout import Block
+from .ops import Env
+from .template import BlockSpec
+from .verdicts import close
+
+# The formula text of a cell as the student entered it ("{...}" inside an array formula).
+Formula = Callable[[str, int, int], str | None]
+
+ERROR_HINTS = {
+    "#VALUE!": "arithmetic on text, or on a range where one number is meant",
+    "#NAME?": "an unknown function or name: a typo, or a function this spreadsheet lacks",
+    "#DIV/0!": "a division by zero or by an empty cell",
+    "#REF!": "a reference to a cell that was deleted or lies outside the sheet",
+    "#NUM!": "a number out of range: EXP of a large value, or LN of zero or less",
+    "#N/A": "a value that is not available: a lookup that found nothing, or an array formula "
+    "larger than its result",
+}
+_LOG = re.compile(r"(?<![\w.])LOG(10)?\s*\(", re.I)
+_RANGE = re.compile(r"(\$?)([A-Z]{1,3})(\$?)(\d+):(\$?)([A-Z]{1,3})(\$?)(\d+)")
+_REF = re.compile(r"(?<![\w.$'!])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(!])")
+_PLAIN_ARRAY = re.compile(
+    r"(?<![\w.])SUM\s*\(\s*(?:EXP|LN|LOG|TANH)\s*\(\s*\$?[A-Z]{1,3}\$?\d+:", re.I
+)
+# Joins a block's formula texts so that one search tells whether any of them matches: neither
+# a word character, nor ".", nor space, so no pattern above matches across it.
+_SEP = "\x00"
+
+
+def text_hint(texts: Collection[str]) -> str | None:
+    """A mistake the formulas themselves show, whatever their values."""
+    if _LOG.search(_SEP.join(texts)):
+        return "LOG is the base-10 logarithm; the cross-entropy needs LN"
+    return None
+
+
+def advice(check: Check, texts: Collection[str], got: np.ndarray) -> str | None:
+    """A note on a correct block: what the grade cannot see, or what another engine
+    computes differently."""
+    plain = [t for t in texts if not t.startswith("{")]
+    if _PLAIN_ARRAY.search(_SEP.join(plain)):
+        return (
+            "SUM over EXP/LN/TANH of a range in a plain cell: Excel 365 computes it as "
+            "arrays, LibreOffice and Excel 2019 or older do not; use SUMPRODUCT, or enter "
+            "it with Ctrl+Shift+Enter"
+        )
+    if check.name == "grad_b" and got.size == 1 and abs(float(got[0, 0])) < 1e-12:
+        return (
+            "this scalar gradient is 0 for any formula (with softmax each sample's dZ sums "
+            "to 0), so its value cannot show a mistake"
+        )
+    return None
+
+
+def hint(
+    spec: BlockSpec,
+    check: Check,
+    env: Env,
+    args: list[np.ndarray],
+    got: np.ndarray,
+    expected: np.ndarray,
+    block: Block,
+    cell: tuple[int, int],
+    values: Mapping[str, np.ndarray],
+    texts: Collection[str],
+    formula: Formula,
+) -> str | None:
+    """The most specific explanation of a wrong block that the values support."""
+    text = text_hint(texts)
+    if text:
+        return text
+    if close(got[:1, :1], expected[:1, :1]):  # right where it was written, wrong where filled
+        slide = sliding_range(block, cell, formula)
+        if slide:
+            return slide
+    shape = got.shape
+    if check.mistakes is not None:
+        try:
+            for why, exp in check.mistakes(env, shape, *args):
+                if exp.shape == shape and close(got, exp):
+                    return why
+        except (ShapeMismatch, ValueError):
+            pass
+    if check.uses_n and env.n and close(got, expected * env.n):
+        return "a missing 1/N: divide by the number of samples"
+    if close(got, -expected):
+        return "the sign is flipped"
+    for name, arg in zip(spec.args, args, strict=True):
+        if arg.shape == got.shape and close(got, arg):
+            return f"it only copies {display(name)}: the step itself is not applied"
+    return transposed(got, expected) or _wrong_input(spec, check, env, args, got, values)
+
+
+def _wrong_input(
+    spec: BlockSpec,
+    check: Check,
+    env: Env,
+    args: list[np.ndarray],
+    got: np.ndarray,
+    values: Mapping[str, np.ndarray],
+) -> str | None:
+    """A block that matches its formula fed with another block in place of one of its
+    inputs: the wrong activation fed to a gradient, Z where A was meant, ..."""
+    for pos, name in enumerate(spec.args):
+        want = args[pos].shape
+        for other, v in values.items():
+            if other == name or other in spec.args or v.ndim != 2:
+                continue
+            if v.shape[0] != want[0] or v.shape[1] < want[1]:
+                continue
+            trial = list(args)
+            trial[pos] = v[:, : want[1]]
+            try:
+                cands = check.expect(env, got.shape, *trial)
+            except (ShapeMismatch, ValueError):
+                continue
+            if any(e.shape == got.shape and close(got, e) for _, e in cands):
+                return (
+                    f"{spec.block_name} is computed from {display(other)} where it needs "
+                    f"{display(name)}"
+                )
+    return None
+
+
+def sliding_range(block: Block, cell: tuple[int, int], formula: Formula) -> str | None:
+    """A range that moved as the formula was copied right or down although it should have
+    stayed: the wrong cell's formula is an exact copy of the first cell's (same relative
+    form), and one of its ranges spans several cells in the direction of the copy."""
+    r, c = cell
+    here = formula(block.sheet, r, c)
+    top = formula(block.sheet, block.row, block.col)
+    if not here or not top or here.startswith("{") or (r, c) == (block.row, block.col):
+        return None
+    if _relative(top, block.row, block.col) != _relative(here, r, c):
+        return None
+    for g in _RANGE.findall(here):
+        across = c != block.col and not (g[0] or g[4]) and g[1] != g[5]
+        down = r != block.row and not (g[2] or g[6]) and g[3] != g[7]
+        if across or down:
+            way = "right" if across else "down"
+            return (
+                f"the range {_plain(g)} moved as the formula was filled {way}: anchor it "
+                f"with $ ({_anchored(g, across)})"
+            )
+    return None
+
+
+def transposed(got: np.ndarray, expected: np.ndarray) -> str | None:
+    """The transpose of the expected block, where it fits (an MMULT with its factors swapped
+    fills a KxF result into an FxK block: the corner holds the transpose, the rest #N/A)."""
+    t = expected.T
+    rows, cols = min(t.shape[0], got.shape[0]), min(t.shape[1], got.shape[1])
+    if rows * cols < 2 or (t.shape == expected.shape and (t == expected).all()):
+        return None
+    if close(got[:rows, :cols], t[:rows, :cols]):
+        r, c = expected.shape
+        return (
+            f"the block holds the transpose ({c}x{r}) of what it should ({r}x{c}): swap the "
+            "factors of the product, or TRANSPOSE the other one"
+        )
+    return None
+
+
+def _relative(formula: str, row: int, col: int) -> str:
+    """A formula with each reference written relative to its cell (R1C1): equal for copies."""
+    out, pos = [], 0
+    for m in _REF.finditer(formula):
+        r, c = int(m[4]) - 1, a1.col_index(m[2])
+        rr = f"R{r}" if m[3] else f"R[{r - row}]"
+        cc = f"C{c}" if m[1] else f"C[{c - col}]"
+        out += [formula[pos : m.start()], rr + cc]
+        pos = m.end()
+    return "".join(out) + formula[pos:]
+
+
+def _anchored(g: tuple[str, ...], across: bool) -> str:
+    """The range with $ where its copy must not move."""
+    if across:
+        return f"${g[1]}{g[2]}{g[3]}:${g[5]}{g[6]}{g[7]}"
+    return f"{g[0]}{g[1]}${g[3]}:{g[4]}{g[5]}${g[7]}"
+
+
+def _plain(groups: tuple[str, ...]) -> str:
+    return "".join(groups[:4]) + ":" + "".join(groups[4:])
+
+
+def display(key: str) -> str:
+    """A block's key as a student reads it: "dW1 (epoch 2)" for "dW1@2"."""
+    name, _, epoch = key.partition("@")
+    return f"{name} (epoch {epoch})" if epoch else name

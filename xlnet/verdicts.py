@@ -1,0 +1,130 @@
+"""What a grade says: a verdict per block, per sheet and per file, when a block is correct,
+and how a grade reads as text and as JSON."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+VERDICTS = ("correct", "wrong", "missing", "not_formula", "error")
+# A block is correct when every cell is within GRADE_TOLERANCE * max(max|expected|, 1) of the
+# expected value: loose enough for any order of summation or an equivalent formula (EXP(Z)/SUM
+# with or without the max shift), tight enough that a wrong formula never passes.
+GRADE_TOLERANCE = 1e-6
+
+
+def close(got: np.ndarray, exp: np.ndarray) -> bool:
+    """Whether `got` passes for `exp` (both finite, same shape, within GRADE_TOLERANCE)."""
+    if got.shape != exp.shape or not np.isfinite(exp).all() or not np.isfinite(got).all():
+        return False
+    scale = max(float(np.abs(exp).max(initial=0.0)), 1.0)
+    return bool((np.abs(got - exp) <= GRADE_TOLERANCE * scale).all())
+
+
+@dataclass
+class BlockGrade:
+    block: str
+    verdict: str
+    cell: str | None = None
+    formula: str | None = None
+    expected: float | None = None
+    got: object = None
+    wrong_cells: int = 0
+    hint: str | None = None
+    seen: str | None = None  # the accepted convention the block was found to follow
+    epoch: int | None = None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        for k in ("expected", "got"):
+            v = d[k]
+            if (isinstance(v, float) and not math.isfinite(v)) or (
+                v is not None and not isinstance(v, str | int | float | bool)
+            ):
+                d[k] = str(v)
+        if d["epoch"] is None:
+            del d["epoch"]
+        return d
+
+
+@dataclass
+class SheetGrade:
+    sheet: str
+    blocks: list[BlockGrade] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the sheet: missing, lr not a number
+
+
+@dataclass
+class FileGrade:
+    file: str
+    sheets: list[SheetGrade] = field(default_factory=list)
+    error: str | None = None  # the file could not be graded at all
+    student: str | None = None
+
+    @property
+    def graded(self) -> list[BlockGrade]:
+        return [b for s in self.sheets for b in s.blocks]
+
+    @property
+    def score(self) -> float:
+        """Percentage of blocks graded correct; 0 for a file that could not be graded."""
+        blocks = self.graded
+        if self.error or not blocks:
+            return 0.0
+        return round(100.0 * sum(b.verdict == "correct" for b in blocks) / len(blocks), 1)
+
+    def to_json(self) -> dict:
+        out: dict = {"file": self.file, "score": self.score}
+        if self.student is not None:
+            out["student"] = self.student
+        if self.error:
+            out["error"] = self.error
+        out["sheets"] = [
+            {"sheet": s.sheet, **({"notes": s.notes} if s.notes else {}),
+             "blocks": [b.to_json() for b in s.blocks]}
+            for s in self.sheets
+        ]  # fmt: skip
+        return out
+
+    def text(self) -> str:
+        lines = [f"{self.file}" + (f" ({self.student})" if self.student else "")]
+        if self.error:
+            lines.append(f"  ERROR: {self.error}")
+        for s in self.sheets:
+            lines.append(f"  {s.sheet}")
+            lines += [f"    NOTE: {n}" for n in s.notes]
+            for b in s.blocks:
+                name = b.block + (f" (epoch {b.epoch})" if b.epoch is not None else "")
+                line = f"    {name:<22} {b.verdict}"
+                if b.verdict == "correct":
+                    line += f"  [{b.seen}]" if b.seen else ""
+                    line += f"\n{'':<32}note: {b.hint}" if b.hint else ""
+                else:
+                    line += _detail(b)
+                lines.append(line)
+        n = len(self.graded)
+        ok = sum(b.verdict == "correct" for b in self.graded)
+        lines.append(f"  score {self.score:g}% ({ok} of {n} blocks correct)")
+        return "\n".join(lines)
+
+
+def _detail(b: BlockGrade) -> str:
+    parts = []
+    if b.cell:
+        parts.append(f"at {b.cell}")
+    if b.formula:
+        parts.append(b.formula)
+    if b.verdict in ("wrong", "not_formula", "error") and b.expected is not None:
+        parts.append(f"expected {_fmt(b.expected)} got {_fmt(b.got)}")
+    if b.wrong_cells:
+        parts.append(f"{b.wrong_cells} cells")
+    out = ("  " + ", ".join(parts)) if parts else ""
+    return out + (f"\n{'':<32}hint: {b.hint}" if b.hint else "")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "(empty)" if v is None else str(v)
