@@ -32,7 +32,6 @@ MAX_CELLS = 20_000_000
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted OOXML and legacy .xls are OLE2 files
 
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _STRICT_REL = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 
 
