@@ -151,3 +151,26 @@ def test_cached_values_of_covered_cells_are_read_on_request(tmp_path):
     assert set(sheet.values) == {(0, 2), (0, 3), (1, 2), (1, 3)}
     cached = read_cached(path)["S"]
     assert [cached[rc] for rc in [(0, 0), (0, 1), (1, 0), (1, 1)]] == [2, 4, 6, 8]
+
+
+def test_escaped_characters_in_text_read_as_written():
+    from xlnet.xmlstream import xstring
+
+    assert xstring("a_x0041_b") == "aAb"
+    assert xstring("a_x005F_x0041_b") == "a_x0041_b"  # XlsxWriter's escape of a literal _x
+    assert xstring("plain_x_text") == "plain_x_text"
+
+
+def test_a_header_that_looks_like_an_escape_round_trips(tmp_path):
+    import xlsxwriter
+
+    from xlnet.xlsxio import read_book
+
+    path = tmp_path / "x.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_string(0, 0, "a_x0041_b")
+    ws.write_string(0, 1, "tab\there")
+    wb.close()
+    values = read_book(path).sheet("S").values
+    assert values[(0, 0)] == "a_x0041_b" and values[(0, 1)] == "tab\there"

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import a1
 from .a1 import MAX_COLS, MAX_ROWS
-from .xmlstream import PartError, feed, parser
+from .xmlstream import PartError, feed, parser, xstring
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -365,7 +365,7 @@ class _Reader:
             if kind == "s":
                 return self.strings[int(v)]
             if kind in ("str", "inlineStr"):
-                return v
+                return xstring(v)
             if kind == "b":
                 return bool(int(v))
             if kind == "e":

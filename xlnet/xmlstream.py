@@ -5,6 +5,7 @@ chunks, since a worksheet can be a gigabyte."""
 from __future__ import annotations
 
 import pyexpat
+import re
 from collections.abc import Callable, Iterator
 
 CHUNK = 1 << 20
@@ -54,6 +55,17 @@ def feed(p, chunks: Iterator[bytes]) -> None:
         raise PartError(f"not well-formed XML ({exc})", broken=True) from None
 
 
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def xstring(text: str) -> str:
+    """A cell's text as written: the format escapes a character XML cannot hold as _xHHHH_,
+    and a literal "_x" that would read as such an escape as _x005F_x (XlsxWriter does both)."""
+    if "_x" not in text:
+        return text
+    return _ESCAPED.sub(lambda m: chr(int(m[1], 16)), text)
+
+
 def read_strings(chunks: Iterator[bytes]) -> list[str]:
     """The shared-string table: each <si>'s text, rich-text runs joined, phonetic runs left out."""
     strings: list[str] = []
@@ -80,7 +92,7 @@ def read_strings(chunks: Iterator[bytes]) -> list[str]:
         elif local == "rPh":
             state["rph"] -= 1
         elif local == "si":
-            strings.append("".join(state["si"]))
+            strings.append(xstring("".join(state["si"])))
             state["si"] = None
 
     feed(parser(start, end, text), chunks)
