@@ -55,6 +55,11 @@ def test_matches_the_books_data_sheet():
         ("c,x\n1,2\n2,nan\n", "not finite"),
         ("c,x\n1,2\n2\n", "fields"),
         ("c,x\n1,2\n2,2\n", "constant"),
+        ("c,x\n1,1e308\n2,-1e308\n", "'x' holds values too large"),
+        ("c,x\n1,0\n2,5e-324\n", "'x' holds values too close together"),
+        ("c,x\r1,2\r2,y\r", "line 3, column 'x': 'y' is not a number"),
+        ('c,"x\x01"\n1,2\n2,3\n', "U\\+0001, a control character"),
+        ('c,x\n"a\tb",2\nc,3\n', "line 2, column 'c': the class 'a\\\\tb' holds U\\+0009"),
     ],
 )
 def test_bad_csv(tmp_path, text, message):

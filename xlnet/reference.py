@@ -62,6 +62,16 @@ def initial_params(program: Program, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _quiet() -> np.errstate:
+    """NumPy silent about overflow, NaN, division by zero and underflow.
+
+    A diverging run (an unbounded relu net at a large learning rate) or a workbook's edited
+    inputs overflow to inf and NaN; callers look for that in the values (Prepared.overflow,
+    verify's comparison), so NumPy's RuntimeWarnings would only reach the terminal as noise.
+    """
+    return np.errstate(all="ignore")
+
+
 def run_data(program: Program, inputs: Inputs) -> dict[Key, np.ndarray]:
     env = inputs.env()
     values: dict[Key, np.ndarray] = {
@@ -73,8 +83,10 @@ def run_data(program: Program, inputs: Inputs) -> dict[Key, np.ndarray]:
         assert inputs.test_raw is not None and inputs.test_label is not None
         values[(TEST_PREFIX + "Label", None)] = inputs.test_label
         values[(TEST_PREFIX + "Raw", None)] = inputs.test_raw
-    for step in program.data_steps:
-        values[(step.out, None)] = step.op.numpy(env, *(values[(a.name, None)] for a in step.args))
+    with _quiet():
+        for step in program.data_steps:
+            args = (values[(a.name, None)] for a in step.args)
+            values[(step.out, None)] = step.op.numpy(env, *args)
     return values
 
 
@@ -82,9 +94,10 @@ def run_epoch(
     program: Program, env: Env, values: dict[Key, np.ndarray], epoch: int
 ) -> dict[Key, np.ndarray]:
     """Adds epoch `epoch`'s tensors to `values` (which holds the data and epoch-1's)."""
-    for step in program.epoch_steps:
-        args = (values[program.locate(a, epoch)] for a in step.args)
-        values[(step.out, epoch)] = step.op.numpy(env, *args)
+    with _quiet():
+        for step in program.epoch_steps:
+            args = (values[program.locate(a, epoch)] for a in step.args)
+            values[(step.out, epoch)] = step.op.numpy(env, *args)
     return values
 
 
@@ -95,18 +108,16 @@ def train(program: Program, inputs: Inputs) -> dict[Key, np.ndarray]:
     for p in program.initial:
         values[(program.carried(p), 0)] = np.asarray(inputs.init[p], dtype=float)
     last = program.spec.epochs
-    # A diverging run (an unbounded relu net at a large learning rate) overflows to inf and
-    # NaN; callers look for that (Prepared.overflow), so NumPy's warnings would only be noise.
-    with np.errstate(over="ignore", invalid="ignore"):
-        for epoch in range(1, last + 1):
-            run_epoch(program, env, values, epoch)
+    for epoch in range(1, last + 1):
+        run_epoch(program, env, values, epoch)
     for name, per_epoch in program.summary.items():
         values[(name, None)] = np.array(
             [[values[(per_epoch, e)][0, 0]] for e in range(1, last + 1)]
         )
-    for step in program.final_steps:
-        args = (values[program.locate(a, last)] for a in step.args)
-        values[(step.out, None)] = step.op.numpy(env, *args)
+    with _quiet():  # the predictions and counts of a diverged run are made from NaN
+        for step in program.final_steps:
+            args = (values[program.locate(a, last)] for a in step.args)
+            values[(step.out, None)] = step.op.numpy(env, *args)
     return values
 
 
@@ -140,10 +151,11 @@ def finite_difference_grads(
             minus = {q: w.copy() for q, w in params.items()}
             plus[p][idx] += h
             minus[p][idx] -= h
-            g[idx] = (
-                loss_and_grads(program, data, plus, n)[0]
-                - loss_and_grads(program, data, minus, n)[0]
-            ) / (2 * h)
+            with _quiet():  # inf - inf of a diverging file is NaN, which the check reports
+                g[idx] = (
+                    loss_and_grads(program, data, plus, n)[0]
+                    - loss_and_grads(program, data, minus, n)[0]
+                ) / (2 * h)
         grads[p] = g
     return grads
 
@@ -163,5 +175,7 @@ def gradient_check(program: Program, inputs: Inputs) -> tuple[float, int]:
                 params[p] = params[p] + rng.uniform(0.01, 0.02, params[p].shape)
     _, grads = loss_and_grads(program, data, params, inputs.n)
     numeric = finite_difference_grads(program, data, params, inputs.n)
-    worst = max(float(np.abs(grads[p] - numeric[p]).max()) for p in params)
+    with _quiet():
+        # np.max, not max(): a NaN (a diverging file) must win, where max() may drop it.
+        worst = float(np.max([np.abs(grads[p] - numeric[p]).max() for p in params]))
     return worst, sum(v.size for v in params.values())
