@@ -110,7 +110,7 @@ def test_chart_plots_train_loss_train_and_test_accuracy(heldout):
     with zipfile.ZipFile(heldout) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         xml = z.read(charts[0]).decode()
-    values = re.findall(r"<c:val><c:numRef><c:f>Summary!\$([A-Z]+)\$2:", xml)
+    values = re.findall(r"<c:yVal><c:numRef><c:f>Summary!\$([A-Z]+)\$2:", xml)
     assert values == ["B", "C", "D"]
     header = read_book(heldout).sheet(SUMMARY).values
     assert [header[(0, c)] for c in (1, 2, 3)] == ["Loss", "Accuracy", "Test Accuracy"]

@@ -90,7 +90,10 @@ def test_optimizer_state_is_visible_per_epoch(books):
     momentum = read_run(read_book(books["three-layers-momentum"]))
     headers = read_book(books["three-layers-momentum"]).sheet(TRAIN).values
     v = momentum.layout.block("V W3", 2)
-    assert headers[(v.row - 1, v.col)] == "V W3"
+    # The block's name over its first column in the band's title row; below, its columns'
+    # labels: W3 (2x2) maps the second hidden layer's units to the third's.
+    assert headers[(v.row - 2, v.col)] == "V W3"
+    assert [headers[(v.row - 1, v.col + j)] for j in range(2)] == ["unit 1", "unit 2"]
 
 
 @pytest.mark.parametrize(("case", "name", "value"),

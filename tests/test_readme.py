@@ -101,3 +101,22 @@ def test_feature_examples_run_and_verify(heading, tmp_path, monkeypatch, capsys)
     for book in books:
         report = verify(book)
         assert report.ok, (book.name, report.table())
+
+
+def test_exercise_examples_run_as_written(tmp_path, monkeypatch, capsys):
+    """The README's `xlnet exercise` lines run from a folder holding examples/ (the roster
+    examples/students.csv), their --outdir folders created when missing."""
+    import shlex
+
+    from xlnet.cli import main
+
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    commands = [
+        c for c in section_commands("## Exercises and grading") if c.startswith("xlnet exercise ")
+    ]
+    assert any("--roster examples/students.csv" in c for c in commands)
+    for command in commands:
+        args = shlex.split(command.split("#", 1)[0])[1:]
+        assert main(args) == 0, (command, capsys.readouterr().err)
+    assert len(list((tmp_path / "ex").glob("*.xlsx"))) == 5

@@ -42,12 +42,22 @@ def test_every_block_cell_is_a_formula(small_books):
         block = run.layout.block(step.out, 2)
         for _, _, r, c in block.cells():
             assert (r, c) in train.formulas, f"{step.out} at {r},{c} is not a formula"
-    assert not train.values.keys() - {
+    headers = {
         (run.layout.band_top(e) + i, c)
         for e in range(1, SMALL_EPOCHS + 1)
         for i in (0, 1)
         for c in range(run.layout.train_cols)
-    }, "the Train sheet holds only formulas besides its titles and headers"
+    }
+    w1 = run.layout.block("W1", 1)
+    row_labels = {
+        (run.layout.band_top(e) + w1.row - run.layout.band_top(1) + i, 0)
+        for e in range(1, SMALL_EPOCHS + 1)
+        for i in range(w1.nrows)
+    }
+    assert not train.values.keys() - headers - row_labels, (
+        "the Train sheet holds only formulas besides its titles, headers and W1's row labels"
+    )
+    assert all(isinstance(train.values[rc], str) for rc in row_labels)
 
 
 def test_cached_values_are_not_trusted(small_books, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -41,9 +42,20 @@ from .spec import (
 )
 from .sweep import SweepError
 from .template import TemplateError
+from .terminal import (
+    Terminated,
+    closing,
+    progress_bar,
+    quiet_broken_pipe,
+    sigterm_raises,
+    ticker,
+    ticking,
+)
+from .words import quantity
 from .xlsxio import BookError
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + 2, 128 + 15  # as a shell reports SIGINT, SIGTERM
 
 
 class UsageError(Exception):
@@ -113,6 +125,10 @@ examples:
   xlnet build logreg --test-fraction 0.3 -o heldout.xlsx        # test accuracy per epoch
   xlnet build logreg --data iris.csv --target species -o iris.xlsx   # your own CSV
 
+Options that do not apply are refused: --hidden and --activation with logreg, --momentum
+without --optimizer momentum, --beta1/--beta2/--epsilon without --optimizer adam. A run whose
+final loss is above its first epoch's is written, with a warning on stderr.
+
 --data: a CSV with a header row and one class column (--target, default the first column)
 holding 2 to 10 classes, as numbers or text; every other column is a numeric feature, named by
 the header. Text classes are coded 1..K in sorted order and shown by name.
@@ -120,9 +136,13 @@ the header. Text classes are coded 1..K in sorted order and shown by name.
 
 VERIFY_EXAMPLES = """\
 examples:
-  xlnet verify wine-net.xlsx                        # table of every block of every epoch
+  xlnet verify wine-net.xlsx                        # the verdict, a summary, every failure
+  xlnet verify wine-net.xlsx --details              # and a row for every block of every epoch
   xlnet verify wine-net.xlsx --json > report.json
   xlnet verify wine-net.xlsx --engine libreoffice   # recalculate in headless LibreOffice
+
+The first line is the verdict (OK or FAILED); then the blocks and epochs checked, the worst
+error, the drift, and every failure in full.
 
 exit status: 0 all blocks agree within the tolerance, 1 something differs (the report says
 where), 2 bad usage or a file that is not an xlnet workbook.
@@ -133,9 +153,9 @@ EXERCISE_EXAMPLES = """\
 examples:
   xlnet exercise logreg -o ex1.xlsx                 # data, weights given; the rest to fill
   xlnet exercise mlp --given forward,loss -o ex2.xlsx   # forward pass given, gradients to do
-  xlnet exercise mlp --roster students.csv --outdir ex/ --vary-lr   # one variant per student
+  xlnet exercise mlp --roster examples/students.csv --outdir ex/ --vary-lr   # one per student
   xlnet exercise --template klaas-ch1 -o ch1.xlsx   # the book's blank chapter-1 sheet
-  xlnet exercise --template klaas-ch1 --roster students.csv --outdir ch1/   # weights each
+  xlnet exercise --template klaas-ch1 --roster examples/students.csv --outdir ch1/
 
 block groups: params (each epoch's copy of the previous New weights), forward (Z, activations),
 loss (per-sample loss, loss, prediction, accuracy), backward (dZ, dW, db), update (New W, b).
@@ -219,6 +239,8 @@ def make_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("file", help="an .xlsx written by xlnet build")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--details", action="store_true",
+                   help="after the summary, a row for every block of every epoch")  # fmt: skip
     v.add_argument("--engine", choices=("formulas", "libreoffice"), default="formulas",
                    help="formulas: pure-Python evaluator (default); libreoffice: headless "
                    "LibreOffice recalculation")  # fmt: skip
@@ -257,10 +279,11 @@ def make_parser() -> argparse.ArgumentParser:
     x.add_argument(
         "--roster",
         metavar="CSV",
-        help="one workbook per student (column student, name or id, else the "
+        help="one workbook per student, DIR/NAME.xlsx (column student, name or id, else the "
         "first column), each with its own seed; needs --outdir",
     )
-    x.add_argument("--outdir", metavar="DIR", help="folder for the per-student workbooks")
+    x.add_argument("--outdir", metavar="DIR",
+                   help="folder for the per-student workbooks (created if missing)")  # fmt: skip
     x.add_argument(
         "--vary-lr",
         action="store_true",
@@ -446,8 +469,8 @@ def _lr_and_hidden(p: argparse.ArgumentParser) -> None:
         type=_hidden,
         default=(DEFAULT_HIDDEN,),
         metavar="SIZES",
-        help=f"hidden units of mlp, one size per hidden layer: 5, or 8,4 for two layers "
-        f"(default {DEFAULT_HIDDEN}, as in the book)",
+        help=f"hidden units of mlp, one size per hidden layer: 5, or 8,4 (also written 8x4, "
+        f"as in sweep) for two layers (default {DEFAULT_HIDDEN}, as in the book)",
     )
 
 
@@ -546,6 +569,7 @@ def _exercise(args: argparse.Namespace) -> int:
     from .exercise import parse_given, write_exercise, write_template_exercise
     from .template import load_template
 
+    _refuse_in_exercise(args)
     if args.template:
         template = load_template(args.template)
         if args.roster:
@@ -571,10 +595,27 @@ def _exercise(args: argparse.Namespace) -> int:
     out = _out_path("exercise", args.out)
     res = write_exercise(spec, load_wine(), out, given)
     print(
-        f"wrote {res.path}: {spec.model} exercise, {spec.epochs} epoch(s), given: "
+        f"wrote {res.path}: {spec.model} exercise, {quantity(spec.epochs, 'epoch')}, given: "
         f"{', '.join(given) or 'none'}"
     )
     return EXIT_OK
+
+
+def _refuse_in_exercise(args: argparse.Namespace) -> None:
+    """The exercise's options that the run asked for would ignore."""
+    given = _given_options(args)
+    if args.template:
+        for dest in ("hidden", "activation", "output", "layout", "epochs", "given"):
+            if dest in given:
+                raise UsageError(
+                    f"xlnet exercise: {given[dest]} does not apply to --template "
+                    "(its workbook fixes the model and the blocks)"
+                )
+    elif args.model is not None:
+        _refuse_inapplicable("exercise", args, args.model)
+    if args.vary_lr and "lr" in given:
+        raise UsageError("xlnet exercise: --lr and --vary-lr both set the learning rate; "
+                         "--vary-lr draws one per student")  # fmt: skip
 
 
 def _roster(args, spec: Spec | None, template, given: tuple[str, ...] = ()) -> int:
@@ -630,20 +671,24 @@ def _check(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     out = _out_path("build", args.out, (Path(args.data),) if args.data else ())
+    _refuse_inapplicable("build", args, args.model)
     spec = _spec(args)
     dataset = _dataset(args)
     from .workbook import build
 
     start = time.perf_counter()
-    res = build(spec, dataset, out)
+    bar = progress_bar("formula cells")
+    with closing(bar):
+        res = build(spec, dataset, out, progress=bar)
     took = time.perf_counter() - start
     model = spec.model if spec.model == "logreg" else f"mlp {spec.hidden_text} {spec.activation}"
     test = "" if res.final_test_accuracy is None else f", test {res.final_test_accuracy:.4f}"
     print(
-        f"wrote {res.path}: {model} ({spec.output}), {spec.epochs} epochs, {spec.optimizer} "
-        f"lr {spec.lr:g}, {res.formula_cells} formula cells in {took:.1f} s; final loss "
-        f"{res.final_loss:.6f}, accuracy {res.final_accuracy:.4f}{test}"
+        f"wrote {res.path}: {model} ({spec.output}), {quantity(spec.epochs, 'epoch')}, "
+        f"{spec.optimizer} lr {spec.lr:g}, {quantity(res.formula_cells, 'formula cell')} in "
+        f"{took:.1f} s; final loss {res.final_loss:.6f}, accuracy {res.final_accuracy:.4f}{test}"
     )
+    _warn_if_loss_rose("build", res.first_loss, res.final_loss, spec.epochs)
     return EXIT_OK
 
 
@@ -651,14 +696,16 @@ def _sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep, write_sweep
 
     out = _out_path("sweep", args.out, (Path(args.data),) if args.data else ())
-    if args.model == "logreg" and "--hidden" in _training_flags_given(args):
-        raise UsageError("xlnet sweep: --hidden goes with --model mlp; logreg sweeps --lr only")
+    _refuse_inapplicable("sweep", args, args.model)
     hidden = args.hidden if args.model == "mlp" else []
     base = _spec(args, hidden=hidden[0] if hidden else (DEFAULT_HIDDEN,), lr=args.lr[0])
     dataset = _dataset(args)
-    progress = None if args.json else _progress_printer("runs")
-    result = run_sweep(base, dataset, hidden, args.lr, progress=progress)
-    written = write_sweep(result, dataset, out)
+    runs = progress_bar("runs", enabled=not args.json)
+    with closing(runs):
+        result = run_sweep(base, dataset, hidden, args.lr, progress=runs)
+    bar = progress_bar("formula cells", enabled=not args.json)
+    with closing(bar):
+        written = write_sweep(result, dataset, out, progress=bar)
     if args.json:
         doc = result.to_json()
         doc["file"] = str(written.path)
@@ -666,7 +713,11 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         print(result.table())
         print(f"wrote {written.path}: the Sweep sheet, then the best setting's training as "
-              f"{written.formula_cells} formula cells")  # fmt: skip
+              f"{quantity(written.formula_cells, 'formula cell')}")  # fmt: skip
+    best = result.best
+    if best.finite:
+        _warn_if_loss_rose("sweep", best.losses[0], best.losses[-1], len(best.losses),
+                           "the best run's")  # fmt: skip
     return EXIT_OK
 
 
@@ -676,11 +727,13 @@ def _export_scorer(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if args.source in MODELS:
         args.model = args.source
+        _refuse_inapplicable("export-scorer", args, args.model)
         spec = _spec(args)
         dataset = _dataset(args)
         out = _out_path("export-scorer", args.out, (Path(args.data),) if args.data else ())
-        scorer = scorer_from_training(spec, dataset)
-        origin = f"a {spec.model} trained now for {spec.epochs} epochs"
+        with ticking(f"training {spec.model}"):
+            scorer = scorer_from_training(spec, dataset)
+        origin = f"a {spec.model} trained now for {quantity(spec.epochs, 'epoch')}"
     else:
         if source.suffix.lower() not in (".xlsx", ".xlsm"):
             raise UsageError(f"xlnet export-scorer: {args.source!r} is neither a model "
@@ -690,15 +743,22 @@ def _export_scorer(args: argparse.Namespace) -> int:
             raise UsageError(f"xlnet export-scorer: {given[0]} applies when training a model, "
                              "not to a workbook's weights")  # fmt: skip
         out = _out_path("export-scorer", args.out, (source,))
-        scorer = scorer_from_workbook(source)
+        bar = progress_bar("formula cells")
+        with closing(bar):
+            scorer = scorer_from_workbook(source, progress=bar)
         origin = f"the last epoch of {source}"
-    res = write_scorer(scorer, out, rows=args.rows, examples=args.examples)
+    bar = progress_bar("formula cells")
+    with closing(bar):
+        res = write_scorer(scorer, out, rows=args.rows, examples=args.examples, progress=bar)
     print(f"wrote {res.path}: {res.rows} input rows at {res.inputs} (Score sheet), weights "
           f"from {origin}; predicted class in {res.predicted}")  # fmt: skip
+    if scorer.losses is not None:
+        _warn_if_loss_rose("export-scorer", *scorer.losses, scorer.spec.epochs)
     if not args.check:
         return EXIT_OK
     samples = scorer.samples[: args.rows]
-    report = check_scorer(res.path, samples, scorer)
+    with ticking("checking the scorer's formulas"):
+        report = check_scorer(res.path, samples, scorer)
     print(
         f"check: {len(samples)} training samples scored by the formulas engine "
         + ("match NumPy's predictions and probabilities" if report.ok else "differ from NumPy:")
@@ -708,54 +768,77 @@ def _export_scorer(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_DIFFERS
 
 
-def _training_flags_given(args: argparse.Namespace) -> list[str]:
-    """The model and training options given on the command line (whatever their value): the
-    command's parser parses the arguments again with every default suppressed."""
+def _warn_if_loss_rose(
+    cmd: str, first: float, final: float, epochs: int, whose: str = "the"
+) -> None:
+    """One line on stderr when a run ends worse than it began: the file is right (the
+    formulas do what was asked), but the learning rate is likely too high for the net."""
+    if epochs > 1 and math.isfinite(first) and math.isfinite(final) and final > first:
+        print(f"xlnet {cmd}: warning: {whose} training loss rose from {first:.6g} (epoch 1) to "
+              f"{final:.6g} (epoch {epochs}); the learning rate is probably too high",
+              file=sys.stderr)  # fmt: skip
+
+
+def _refuse_inapplicable(cmd: str, args: argparse.Namespace, model: str) -> None:
+    """Options given that the run would ignore: one line naming what they go with, rather
+    than a workbook that silently differs from what was asked."""
+    given = _given_options(args)
+    with_model = "--model mlp" if cmd == "sweep" else "mlp"
+    rules = [
+        ("hidden", model == "mlp", f"goes with {with_model}; logreg has no hidden layer"),
+        ("activation", model == "mlp", f"goes with {with_model}; logreg has no hidden layer"),
+        ("momentum", getattr(args, "optimizer", None) == "momentum",
+         "goes with --optimizer momentum"),
+        ("beta1", getattr(args, "optimizer", None) == "adam", "goes with --optimizer adam"),
+        ("beta2", getattr(args, "optimizer", None) == "adam", "goes with --optimizer adam"),
+        ("epsilon", getattr(args, "optimizer", None) == "adam", "goes with --optimizer adam"),
+    ]  # fmt: skip
+    for dest, applies, why in rules:
+        if dest in given and not applies:
+            raise UsageError(f"xlnet {cmd}: {given[dest]} {why}")
+
+
+def _given_options(args: argparse.Namespace) -> dict[str, str]:
+    """The options given on the command line (whatever their value), by dest: the command's
+    parser parses the arguments again with every default suppressed."""
     parser = make_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for action in sub.choices[args.command]._actions:
-        action.default = argparse.SUPPRESS
+        if action.option_strings:  # a positional's default must stay one of its choices
+            action.default = argparse.SUPPRESS
     given = vars(parser.parse_args(args.argv))
-    skip = {"command", "source", "out", "rows", "examples", "check"}
     flags = {a.dest: a.option_strings[-1] for a in sub.choices[args.command]._actions
              if a.option_strings}  # fmt: skip
-    return [flags[dest] for dest in given if dest not in skip and dest in flags]
+    return {dest: flags[dest] for dest in given if dest in flags}
+
+
+def _training_flags_given(args: argparse.Namespace) -> list[str]:
+    """The model and training options given on the command line (whatever their value)."""
+    skip = {"command", "source", "out", "rows", "examples", "check"}
+    return [flag for dest, flag in _given_options(args).items() if dest not in skip]
 
 
 def _progress_printer(unit: str = "cells"):
-    """A progress bar on stderr, redrawn at most ten times a second; None off a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    start = time.perf_counter()
-    last = [0.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done < total and now - last[0] < 0.1:
-            return
-        last[0] = now
-        width = 30
-        filled = int(width * done / max(total, 1))
-        rate = done / max(now - start, 1e-9)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}, {rate:,.1f}/s"
-        )
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
+    """A progress bar on stderr; None off a terminal (kept for callers of the old name)."""
+    return progress_bar(unit)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
-    progress = None if args.json else _progress_printer()
-    report = verify(args.file, engine=args.engine, progress=progress)
+    bar = progress_bar("formula cells", enabled=not args.json and args.engine == "formulas")
+    tick = ticker("LibreOffice recalculating", enabled=not args.json)
+    with closing(bar, tick):
+        report = verify(args.file, engine=args.engine, progress=bar, tick=tick)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(report.table())
+        print(report.summary())
+        if args.details:
+            print()
+            print(report.rows())
+        else:
+            print(f"every block of every epoch: xlnet verify {args.file} --details")
     return EXIT_OK if report.ok else EXIT_DIFFERS
 
 
@@ -766,6 +849,22 @@ def _error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
+    try:
+        with sigterm_raises():
+            code = _main(parser, argv)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+            return code
+    except BrokenPipeError:  # `xlnet ... | head`: the reader has what it wanted
+        return quiet_broken_pipe()
+    except SystemExit:  # --help, --version: printed by argparse, which exits at once
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quiet_broken_pipe()
+        raise
+
+
+def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     try:
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -791,12 +890,18 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         _error(f"xlnet: {exc}")
         return EXIT_USAGE
+    except BrokenPipeError:
+        raise
     except OSError as exc:  # unreadable input, unwritable output, disk full
-        _error(f"xlnet: {exc.filename or ''}: {exc.strerror or exc}")
+        name = f"{exc.filename}: " if exc.filename else ""
+        _error(f"xlnet: {name}{exc.strerror or exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("xlnet: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("xlnet: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:  # never a traceback for a user: one line, and a bug report hint
         _error(f"xlnet: unexpected {type(exc).__name__}: {exc} (please report)")
         return EXIT_USAGE

@@ -17,11 +17,12 @@ from .checks import step_check
 from .data import Dataset
 from .grade import Task, tasks_from_template
 from .layout import SETTINGS, TRAIN, setting_block
+from .outfile import atomic_write
 from .program import GROUPS, STEP_GROUPS, Program
 from .reference import glorot_uniform
 from .spec import MAX_SEED, Spec
 from .template import BlockSpec, Template, available, load_template
-from .workbook import Blanks, BuildResult, atomic_write, build
+from .workbook import Blanks, BuildResult, build
 from .xlsxio import Book, BookError
 
 DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
@@ -109,6 +110,18 @@ def read_roster(path: str | Path) -> list[str]:
     return names
 
 
+def make_folder(folder: Path) -> None:
+    """An output folder, created with its parents when missing (`--outdir ex/`)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ExerciseError(f"output folder {str(folder)!r} is a file") from None
+    except OSError as exc:
+        raise ExerciseError(
+            f"cannot create output folder {str(folder)!r}: {exc.strerror or exc}"
+        ) from None
+
+
 def file_stem(student: str) -> str:
     """A file name from a student's name: letters, digits, '-', '_' and '.' only."""
     stem = re.sub(r"[^\w.-]+", "_", student.strip(), flags=re.ASCII).strip("._")
@@ -135,13 +148,12 @@ def write_roster(
     """One exercise per student, each with its own seed (and learning rate with vary_lr): an
     xlnet exercise, or the template's workbook with the student's initial weights entered."""
     outdir = Path(outdir)
-    if not outdir.is_dir():
-        raise ExerciseError(f"output folder {str(outdir)!r} does not exist")
     names = read_roster(roster)
     stems = [file_stem(n) for n in names]
     clash = {s for s in stems if stems.count(s) > 1}
     if clash:
         raise ExerciseError(f"{roster}: two students map to the file name {sorted(clash)[0]!r}")
+    make_folder(outdir)
     out = []
     for name, stem in zip(names, stems, strict=True):
         seed = student_seed(spec.seed, name)

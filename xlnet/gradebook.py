@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .exercise import grade
 from .grade import FileGrade
+from .outfile import atomic_write
 from .template import Template
-from .workbook import atomic_write
 
 
 def grade_files(

@@ -52,8 +52,8 @@ def advice(check: Check, texts: Collection[str], got: np.ndarray) -> str | None:
     if _PLAIN_ARRAY.search(_SEP.join(plain)):
         return (
             "SUM over EXP/LN/TANH of a range in a plain cell: Excel 365 computes it as "
-            "arrays, LibreOffice and Excel 2019 or older do not; use SUMPRODUCT, or enter "
-            "it with Ctrl+Shift+Enter"
+            "arrays, LibreOffice and Excel 2019 or older do not; apply EXP/LN/TANH cell by "
+            "cell and SUM those cells, or enter it with Ctrl+Shift+Enter"
         )
     if check.name == "grad_b" and got.size == 1 and abs(float(got[0, 0])) < 1e-12:
         return (

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Without OOXMLRecalcMode = 0 ("always"), LibreOffice keeps the cached values it finds in an
@@ -21,6 +23,7 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 TIMEOUT_S = 900
+TICK_S = 0.5  # how often `tick` hears the elapsed time while LibreOffice works
 
 
 class LibreOfficeError(RuntimeError):
@@ -32,8 +35,15 @@ def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def recalculate(path: str | Path, outdir: str | Path, timeout: float = TIMEOUT_S) -> Path:
-    """Open `path` in headless LibreOffice, recalculate everything, save an .xlsx in `outdir`."""
+def recalculate(
+    path: str | Path,
+    outdir: str | Path,
+    timeout: float = TIMEOUT_S,
+    tick: Callable[[float], None] | None = None,
+) -> Path:
+    """Open `path` in headless LibreOffice, recalculate everything, save an .xlsx in `outdir`;
+    `tick(seconds)` hears the elapsed time every TICK_S while LibreOffice works (it reports
+    nothing of its own)."""
     exe = soffice()
     if exe is None:
         raise LibreOfficeError(
@@ -59,16 +69,39 @@ def recalculate(path: str | Path, outdir: str | Path, timeout: float = TIMEOUT_S
             str(path),
         ]
         env = dict(os.environ, HOME=profile)
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False
-            )
-        except subprocess.TimeoutExpired:
-            raise LibreOfficeError(f"LibreOffice did not finish within {timeout:.0f} s") from None
+        returncode, stdout, stderr = _run(cmd, env, timeout, tick)
     out = outdir / (path.stem + ".xlsx")
-    if proc.returncode != 0 or not out.exists():
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
+    if returncode != 0 or not out.exists():
+        detail = (stderr or stdout).strip().splitlines()
         raise LibreOfficeError(
             f"LibreOffice failed to convert {path.name}: {detail[-1] if detail else 'no output'}"
         )
     return out
+
+
+def _run(
+    cmd: list[str], env: dict[str, str], timeout: float, tick: Callable[[float], None] | None
+) -> tuple[int, str, str]:
+    """Run soffice to the end: its exit status, stdout and stderr. LibreOffice is killed when
+    it overruns `timeout`, and when we are interrupted (Ctrl-C, SIGTERM), so that no
+    recalculation outlives the command that asked for it."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)  # fmt: skip
+    try:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=TICK_S)
+                return proc.returncode, stdout, stderr
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - start
+                if elapsed > timeout:
+                    raise LibreOfficeError(
+                        f"LibreOffice did not finish within {timeout:.0f} s"
+                    ) from None
+                if tick is not None:
+                    tick(elapsed)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

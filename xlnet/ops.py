@@ -3,7 +3,8 @@
 Two formula forms per operation:
 - `cell(i, j, here, *blocks)`: the formula of output cell (i, j), for the `cells` layout (one
   formula per scalar). Array math stays inside SUMPRODUCT or a scalar MMULT, so that no formula
-  depends on implicit intersection.
+  depends on implicit intersection; only aggregates (SUMPRODUCT, SUM, MAX, MMULT, INDEX, ...)
+  take a range, never LN, EXP, TANH or IF (tests/test_portability.py scans every formula).
 - `array(here, *blocks)`: one legacy (CSE) array formula over the whole output block, for the
   `arrays` layout: MMULT for the linear steps, TRANSPOSE for X', element-wise expressions, a
   1xK bias row broadcast over the rows. None where a block is best written cell by cell.
@@ -48,6 +49,7 @@ class Op:
     numpy: Callable[..., np.ndarray]
     cell: Callable[..., str]
     array: Callable[..., str] | None = None
+    whole: bool = False  # its results are whole numbers (codes, counts, 0/1): no decimals shown
 
 
 def _ones_col(block: Block, here: str) -> str:
@@ -150,27 +152,43 @@ def _a_normalise(here: str, e: Block) -> str:
 # --- losses and scores --------------------------------------------------------------------
 
 
+# In a plain cell no function but an aggregate may take a range: LN(range) inside SUMPRODUCT is
+# intersected to one cell (#VALUE!) by some spreadsheet programs. So the losses take LN of single
+# cells only: Y is one-hot, so sum_k Y ln(A) = ln(sum_k Y A), one LN of a SUMPRODUCT; the binary
+# cross-entropy is written out class by class (K <= 10). The NumPy forms follow the formulas'
+# order of operations, so the sheet and NumPy agree to the last bit where the engines round alike.
+
+
 def _np_ce(env: Env, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return -(y * np.log(a + TINY)).sum(axis=1, keepdims=True)
+    return -np.log((y * a).sum(axis=1, keepdims=True) + TINY)
 
 
 def _c_ce(i: int, j: int, here: str, a: Block, y: Block) -> str:
-    return f"-SUMPRODUCT({y.row_range(i, here)},LN({a.row_range(i, here)}+{TINY_TEXT}))"
+    return f"-LN(SUMPRODUCT({y.row_range(i, here)},{a.row_range(i, here)})+{TINY_TEXT})"
 
 
 def _a_ce(here: str, a: Block, y: Block) -> str:
-    terms = f"{y.whole(here)}*LN({a.whole(here)}+{TINY_TEXT})"
-    return f"-MMULT({terms},{_ones_col(y, here)})"
+    return f"-LN(MMULT({y.whole(here)}*{a.whole(here)},{_ones_col(y, here)})+{TINY_TEXT})"
+
+
+def _bce_terms(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return y * np.log(a + TINY) + (1 - y) * np.log(1 - a + TINY)
 
 
 def _np_bce(env: Env, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    terms = y * np.log(a + TINY) + (1 - y) * np.log(1 - a + TINY)
-    return -terms.sum(axis=1, keepdims=True)
+    # -(t1)-(t2)-...: subtracted class by class, as the cell formula does.
+    out = np.zeros((a.shape[0], 1))
+    for term in _bce_terms(a, y).T:
+        out = out - term[:, None]
+    return out
 
 
 def _c_bce(i: int, j: int, here: str, a: Block, y: Block) -> str:
-    ar, yr = a.row_range(i, here), y.row_range(i, here)
-    return f"-SUMPRODUCT({yr},LN({ar}+{TINY_TEXT}))-SUMPRODUCT(1-{yr},LN(1-{ar}+{TINY_TEXT}))"
+    terms = []
+    for k in range(a.ncols):
+        ak, yk = a.ref(i, k, here, col_abs=True), y.ref(i, k, here, col_abs=True)
+        terms.append(f"-({yk}*LN({ak}+{TINY_TEXT})+(1-{yk})*LN(1-{ak}+{TINY_TEXT}))")
+    return "".join(terms)
 
 
 def _a_bce(here: str, a: Block, y: Block) -> str:
@@ -405,13 +423,14 @@ OPS: dict[str, Op] = {
            _c_exp_shift, _a_exp_shift),
         Op("normalise", "A = E / (sum of E's row): softmax",
            lambda env, e: e / e.sum(axis=1, keepdims=True), _c_normalise, _a_normalise),
-        Op("cross_entropy", "L = -sum_k Y ln(A + 1e-300)", _np_ce, _c_ce, _a_ce),
+        Op("cross_entropy", "L = -ln(sum_k Y A + 1e-300), i.e. -ln(A of the label) (Y is one-hot)",
+           _np_ce, _c_ce, _a_ce),
         Op("binary_cross_entropy", "L = -sum_k [Y ln(A + 1e-300) + (1-Y) ln(1-A + 1e-300)]",
            _np_bce, _c_bce, _a_bce),
         Op("mean", "loss = sum L / N", lambda env, s: s.sum(keepdims=True) / env.n,
            _c_mean_rows),
         Op("predict", "the class with the largest A (the first, on ties)", _np_predict,
-           _c_predict),
+           _c_predict, whole=True),
         Op("accuracy", "share of samples whose prediction is the label", _np_accuracy,
            _c_accuracy),
         Op("delta", "dZ = A - Y", lambda env, a, y: a - y, _c_delta, _a_delta),
@@ -440,7 +459,7 @@ OPS: dict[str, Op] = {
         Op("test_accuracy", "share of held-out samples whose prediction is the label",
            _np_test_accuracy, _c_test_accuracy),
         Op("confusion", "samples of actual class (row) predicted as class (column), last epoch",
-           _np_confusion, _c_confusion),
+           _np_confusion, _c_confusion, whole=True),
         Op("sgd", "New P = P - learning_rate * dP", lambda env, p, g: p - env.lr * g, _c_sgd,
            _a_sgd),
         Op("col_mean", "mean of each raw column", lambda env, r: r.mean(axis=0, keepdims=True),
@@ -448,6 +467,7 @@ OPS: dict[str, Op] = {
         Op("col_std", "population standard deviation of each raw column",
            lambda env, r: r.std(axis=0, keepdims=True), _c_col_std),
         Op("zscore", "X = (raw - mean) / std", lambda env, r, m, s: (r - m) / s, _c_zscore),
-        Op("onehot", "Y = 1 where the label is the class, else 0", _np_onehot, _c_onehot),
+        Op("onehot", "Y = 1 where the label is the class, else 0", _np_onehot, _c_onehot,
+           whole=True),
     )
 }  # fmt: skip

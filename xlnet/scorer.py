@@ -14,7 +14,6 @@ LibreOffice, and compares every block with `score_numpy`, the same steps' NumPy 
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import tempfile
 import warnings
@@ -29,12 +28,16 @@ from .data import Dataset
 from .evaluate import EMPTY, EvalError, Result, evaluate, is_error
 from .layout import DATA, DATA_TOP, Block
 from .ops import Env
+from .outfile import atomic_write, writer_options
 from .program import STEP_GROUPS, Step, build_program
 from .run import block_numbers, read_run
+from .shown import format_literal
 from .spec import Spec, SpecError, parse_hidden
 from .verify import ENGINES, TOLERANCE, recompute
-from .workbook import FIXED_TIME, NUMBER_FORMAT, atomic_write, prepare
+from .words import quantity
+from .workbook import FIXED_TIME, NUMBER_FORMAT, Progress, prepare
 from .xlsxio import BookError, read_book
+from .xlsxsheet import FastSheet
 
 SCORE = "Score"
 MODEL = "Model"
@@ -89,6 +92,9 @@ class Scorer:
     source: str = ""  # where the weights came from, for the Model sheet
     samples: np.ndarray | None = None  # raw training samples, for example rows
     sample_labels: np.ndarray | None = None  # their classes, so examples show every class
+    # The training loss of the first and the last epoch, when trained now (a run whose loss
+    # rose is worth a warning); None for weights read from a workbook.
+    losses: tuple[float, float] | None = None
 
     @property
     def f(self) -> int:
@@ -217,7 +223,8 @@ def scorer_from_training(spec: Spec, dataset: Dataset) -> Scorer:
     held = f", {run.test.n} held out" if run.test is not None else ""
     source = (
         f"trained on the fly on {dataset.source or 'the data'} ({run.dataset.n} samples{held}): "
-        f"{last} epochs of {spec.optimizer}, learning rate {float(spec.lr):g}, seed {spec.seed}"
+        f"{quantity(last, 'epoch')} of {spec.optimizer}, learning rate {float(spec.lr):g}, "
+        f"seed {spec.seed}"
     )
     return Scorer(
         spec=spec,
@@ -231,12 +238,14 @@ def scorer_from_training(spec: Spec, dataset: Dataset) -> Scorer:
         source=source,
         samples=np.array(run.dataset.features, dtype=float),
         sample_labels=np.array(run.dataset.labels, dtype=float),
+        losses=(run.first_loss, run.final_loss),
     )
 
 
-def scorer_from_workbook(path: str | Path) -> Scorer:
+def scorer_from_workbook(path: str | Path, progress: Progress | None = None) -> Scorer:
     """The last epoch's weights of an xlnet training workbook, recomputed from its formulas
-    (cached values are never trusted), with its training mean, std, classes and names."""
+    (cached values are never trusted), with its training mean, std, classes and names;
+    `progress(done, total)` hears how many formula cells are recomputed."""
     path = Path(path)
     try:
         book = read_book(path)
@@ -244,7 +253,7 @@ def scorer_from_workbook(path: str | Path) -> Scorer:
     except BookError as exc:
         raise ScorerError(str(exc)) from None
     try:
-        result = evaluate(book)
+        result = evaluate(book, progress=progress)
     except EvalError as exc:
         raise ScorerError(f"{path}: {exc}") from None
     program, layout = run.program, run.layout
@@ -299,10 +308,6 @@ def _finite(result: Result, block: Block, what: str, path: Path) -> np.ndarray:
     return out
 
 
-# A text class's name is the whole number format of its class cell: "setosa" (workbook.py).
-_NAME_FORMAT = re.compile(r'^"([^"]*)"$')
-
-
 def _class_names(path: Path, block: Block) -> tuple[str, ...] | None:
     """Text classes' names, read back from the number formats of the Data sheet's class
     cells (the cells hold the codes 1..K); None for numeric classes."""
@@ -317,10 +322,11 @@ def _class_names(path: Path, block: Block) -> tuple[str, ...] | None:
         first, last = block.col + 1, block.col + block.ncols
         for row in ws.iter_rows(block.row + 1, block.row + 1, first, last):
             for c in row:
-                m = _NAME_FORMAT.match(getattr(c, "number_format", "") or "")
-                if m is None:
+                # A text class's name is the whole number format of its cell (workbook.py).
+                name = format_literal(getattr(c, "number_format", "") or "")
+                if name is None:
                     return None
-                names.append(m[1])
+                names.append(name)
         return tuple(names) if len(names) == block.ncols else None
     finally:
         wb.close()
@@ -380,10 +386,15 @@ def _example_rows(scorer: Scorer, examples: int) -> np.ndarray:
 
 
 def write_scorer(
-    scorer: Scorer, out: str | Path, rows: int = DEFAULT_ROWS, examples: int = 0
+    scorer: Scorer,
+    out: str | Path,
+    rows: int = DEFAULT_ROWS,
+    examples: int = 0,
+    progress: Progress | None = None,
 ) -> ScorerResult:
     """Write the scorer workbook to `out` atomically: `rows` input rows, the first
-    `examples` prefilled with training samples (cached values are NumPy's)."""
+    `examples` prefilled with training samples (cached values are NumPy's);
+    `progress(done, total)` hears how many formula cells are written as the writing goes."""
     if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= MAX_INPUT_ROWS:
         raise ScorerError(f"rows must be a whole number from 1 to {MAX_INPUT_ROWS}, got {rows!r}")
     if isinstance(examples, bool) or not isinstance(examples, int) or not 0 <= examples <= rows:
@@ -392,14 +403,14 @@ def write_scorer(
     lay = layout_for(scorer, rows)
     filled = _example_rows(scorer, examples)
     out = Path(out)
-    count = atomic_write(out, lambda tmp: _write(tmp, scorer, lay, filled))
+    count = atomic_write(out, lambda tmp: _write(tmp, scorer, lay, filled, progress))
     b = lay.blocks
     return ScorerResult(out, rows, len(filled), count, b["Raw"].a1, b[PREDICTION].a1,
                         b[lay.output].a1)  # fmt: skip
 
 
-def _write(path: str, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray) -> int:
-    wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False})
+def _write(path: str, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray, progress=None) -> int:
+    wb = xlsxwriter.Workbook(path, writer_options(path))
     wb.set_properties({"title": "xlnet scorer", "creator": "xlnet", "created": FIXED_TIME})
     fmt = {
         "title": wb.add_format({"bold": True, "font_size": 14}),
@@ -409,9 +420,9 @@ def _write(path: str, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray) -> 
         "prob": wb.add_format({"num_format": "0.00%", "bold": True}),
         "pred": wb.add_format({"bold": True, "bg_color": "#E2EFDA"}),
     }
-    score = wb.add_worksheet(SCORE)
-    model = wb.add_worksheet(MODEL)
-    count = _write_score(score, scorer, lay, filled, fmt)
+    score = wb.add_worksheet(SCORE, FastSheet)
+    model = wb.add_worksheet(MODEL, FastSheet)
+    count = _write_score(score, scorer, lay, filled, fmt, progress)
     _write_model(model, scorer, lay, fmt)
     b = lay.blocks
     wb.define_name(INPUT_NAME, "=" + b["Raw"].a1)
@@ -424,7 +435,9 @@ def _write(path: str, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray) -> 
     return count
 
 
-def _write_score(ws, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray, fmt) -> int:
+def _write_score(
+    ws, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray, fmt, progress=None
+) -> int:
     b, f, n = lay.blocks, scorer.f, filled.shape[0]
     target = scorer.target_name
     ws.write_string(0, 0, f"Score new samples: {target}, predicted by a trained "
@@ -458,7 +471,7 @@ def _write_score(ws, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray, fmt)
     ws.write_string(head - 1, out.col, f"Probability of each {target} ({kind})", fmt["bold"])
     for j, label in enumerate(scorer.labels):
         ws.write_string(head, out.col + j, label, fmt["bold"])
-    count = 0
+    count, total = 0, sum(b[step.out].nrows * b[step.out].ncols for step in lay.steps)
     for step in lay.steps:
         block = b[step.out]
         if step.out not in (PREDICTION, lay.output):
@@ -473,11 +486,9 @@ def _write_score(ws, scorer: Scorer, lay: ScorerLayout, filled: np.ndarray, fmt)
                 cached = scorer.shown(v) if step.out == PREDICTION else float(v)
             ws.write_formula(r, c, "=" + lay.formula(step, i, j), style, cached)
             count += 1
+        if progress is not None:
+            progress(count, total)
     ws.freeze_panes(SCORE_TOP, 0)
-    ws.set_column(0, f - 1, 11)
-    ws.set_column(pred.col, pred.col, max(12, len(target) + 11))
-    ws.set_column(out.col, out.col + scorer.k - 1, 10)
-    ws.set_column(out.col + scorer.k + 1, lay.score_cols, 10)
     return count
 
 
@@ -556,8 +567,7 @@ def _write_model(ws, scorer: Scorer, lay: ScorerLayout, fmt) -> None:
     ws.write_string(lay.about_top, 0, "About", fmt["bold"])
     for r, line in enumerate(about, start=lay.about_top + 1):
         ws.write_string(r, 0, line)
-    ws.set_column(0, 0, 32)
-    ws.set_column(1, max(scorer.f, *widths), 12)
+    ws.freeze_panes(1, 1)
 
 
 def _numbers(ws, block: Block, array: np.ndarray, style) -> None:
@@ -667,7 +677,7 @@ class ScorerCheck:
 
     def describe(self) -> str:
         """The first wrong cell of each block that has any, then a verdict line."""
-        lines = [f"{m.block}: {_cells(self.counts[m.block])} wrong; first {m.line()}"
+        lines = [f"{m.block}: {quantity(self.counts[m.block], 'cell')} wrong; first {m.line()}"
                  for m in self.mismatches]  # fmt: skip
         if self.error_cells:
             lines.append(f"{len(self.error_cells)} error cells, first {self.error_cells[0]}")
@@ -681,7 +691,7 @@ class ScorerCheck:
                 "error cells"
             )
         else:
-            wrong = f"{_cells(self.mismatch_count)} wrong in {len(self.counts)} blocks"
+            wrong = f"{quantity(self.mismatch_count, 'cell')} wrong in {len(self.counts)} blocks"
             lines.append(f"FAILED: {head}; {wrong}, {len(self.error_cells)} error cells")
         return "\n".join(lines)
 
@@ -834,7 +844,3 @@ def _compare_block(report, result: Result, model: Scorer, lay: ScorerLayout, nam
         report.checked_cells += 1
         if problem:
             _record(report, Mismatch(name, i + 1, cell, formula, exp, got, problem))
-
-
-def _cells(n: int) -> str:
-    return f"{n} cell" if n == 1 else f"{n} cells"

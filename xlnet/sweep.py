@@ -30,7 +30,9 @@ import xlsxwriter
 
 from .data import Dataset
 from .spec import Spec, SpecError
-from .workbook import NUMBER_FORMAT, BuildResult, build, prepare
+from .words import quantity
+from .workbook import LINE_CHART, NUMBER_FORMAT, BuildResult, Progress, build, epoch_axis, prepare
+from .xlsxsheet import FastSheet, straight_lines
 
 SWEEP = "Sweep"  # the sheet's name; workbook.build places extra sheets right after About
 # Each run is one chart series and one column of the loss table; Excel draws at most 255 series
@@ -130,7 +132,7 @@ class SweepResult:
         where = f"hidden {b.hidden_text}, " if b.hidden else ""
         return (
             f"Best: {where}learning rate {number_text(b.lr)}, final training loss "
-            f"{b.final_loss:.6f} after {self.base.epochs} epochs."
+            f"{b.final_loss:.6f} after {quantity(self.base.epochs, 'epoch')}."
         )
 
     def table(self) -> str:
@@ -298,7 +300,9 @@ def _train(spec: Spec, dataset: Dataset) -> SweepRun:
     return SweepRun(spec, losses, run.final_accuracy, run.final_test_accuracy, finite)
 
 
-def write_sweep(result: SweepResult, dataset: Dataset, out: str | Path) -> BuildResult:
+def write_sweep(
+    result: SweepResult, dataset: Dataset, out: str | Path, progress: Progress | None = None
+) -> BuildResult:
     """Write the best run's training workbook (live formulas) with a Sweep sheet after About:
     the results table, every run's loss per epoch and their chart, as numbers."""
     if not _same_data(dataset, result.dataset):
@@ -314,7 +318,7 @@ def write_sweep(result: SweepResult, dataset: Dataset, out: str | Path) -> Build
         "loss and accuracy per run, every run's loss per epoch and its chart. The sheets "
         f"below train its best setting ({result.best.label}) in live formulas.",
     )
-    return build(result.best_spec, dataset, out, extra=extra, about=about)
+    return build(result.best_spec, dataset, out, extra=extra, about=about, progress=progress)
 
 
 def _same_data(a: Dataset, b: Dataset) -> bool:
@@ -332,7 +336,7 @@ _Column = tuple[str, bool, Callable[[int, "SweepRun"], float | str]]
 def _write_sheet(wb: xlsxwriter.Workbook, formats: dict, result: SweepResult) -> None:
     # Numbers only: `xlnet verify` counts a formula outside the training blocks as unchecked
     # and fails the file.
-    ws = wb.add_worksheet(SWEEP)
+    ws = wb.add_worksheet(SWEEP, FastSheet)
     bold, title, num = formats["bold"], formats["title"], formats["num"]
     best_head = wb.add_format({"bold": True, "bg_color": BEST_FILL})
     # Text in the table ("8,4", "best", "diverged") is right-aligned like the numbers around it.
@@ -344,9 +348,9 @@ def _write_sheet(wb: xlsxwriter.Workbook, formats: dict, result: SweepResult) ->
     ws.write(0, 0, "Hyperparameter sweep: which setting gives the lowest training loss?", title)
     ws.write(
         1, 0,
-        f"{len(runs)} runs of a {model} ({base.output}, {base.optimizer}, {base.epochs} epochs, "
-        f"seed {base.seed}), each trained by xlnet's NumPy reference. This sheet holds their "
-        "results as numbers, not formulas.",
+        f"{quantity(len(runs), 'run')} of a {model} ({base.output}, {base.optimizer}, "
+        f"{quantity(base.epochs, 'epoch')}, seed {base.seed}), each trained by xlnet's NumPy "
+        "reference. This sheet holds their results as numbers, not formulas.",
     )  # fmt: skip
     ws.write(
         2, 0,
@@ -392,7 +396,8 @@ def _write_sheet(wb: xlsxwriter.Workbook, formats: dict, result: SweepResult) ->
             if math.isfinite(v):
                 ws.write_number(first + e, col, v, num)
 
-    chart = wb.add_chart({"type": "line"})
+    chart = wb.add_chart(LINE_CHART)
+    straight_lines(chart)
     last = first + epochs - 1
     for i in range(len(runs)):
         col = 1 + i
@@ -403,18 +408,17 @@ def _write_sheet(wb: xlsxwriter.Workbook, formats: dict, result: SweepResult) ->
             "categories": [SWEEP, first, 0, last, 0],
             "values": [SWEEP, first, col, last, col],
             "line": line,
+            "smooth": False,
         })  # fmt: skip
     chart.set_title({"name": f"Training loss per epoch, {len(runs)} runs (best: {best.label})"})
-    chart.set_x_axis({"name": "Epoch"})
-    chart.set_y_axis({"name": "Loss (mean over samples)"})
+    chart.set_x_axis(epoch_axis(epochs))
+    chart.set_y_axis({"name": "Loss (mean over samples)", "min": 0})
     legend: dict = {"position": "bottom"}
     if not full_legend:
         legend["delete_series"] = [i for i in range(len(runs)) if i != result.best_index]
     chart.set_legend(legend)
     chart.set_size({"width": CHART_WIDTH, "height": chart_height})
     ws.insert_chart(TABLE_TOP, CHART_COL, chart)
-    ws.set_column(0, 0, 10)
-    ws.set_column(1, max(len(columns), len(runs)), 15)
 
 
 def _columns(result: SweepResult) -> list[_Column]:

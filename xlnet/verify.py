@@ -18,6 +18,7 @@ from .program import Program, Step
 from .reference import FD_TOLERANCE, Key, gradient_check, train
 from .result import FormulaCells
 from .run import Run, read_run  # read_run: callers still import it from here
+from .words import quantity
 from .xlsxio import Book, read_book, read_cached
 
 # Norm-wise relative error of a block: |got - expected| <= TOLERANCE * max(max|block|, 1) for
@@ -111,7 +112,64 @@ class Report:
             "drift_blocks": len(self.drifting),
         }
 
-    def table(self) -> str:
+    def verdict(self) -> str:
+        """The one line that says whether the file passed, and of how much."""
+        word = "OK" if self.ok else "FAILED"
+        return (
+            f"{word}: {quantity(self.formula_cells, 'formula cell')} recomputed with "
+            f"{self.engine}; "
+            f"{len(self.blocks) - len(self.failures)}/{len(self.blocks)} checks passed "
+            f"(formula blocks within {self.tolerance:g}, reference gradients within "
+            f"{FD_TOLERANCE:g} of finite differences); {len(self.error_cells)} error cells"
+        )
+
+    def summary(self) -> str:
+        """The verdict first, then what was checked, the worst error and the drift in a few
+        lines, then every problem in full: what a person reads; `rows()` has every block."""
+        formula = [b for b in self.blocks if b.block != FD_CHECK]
+        epochs = sorted({b.epoch for b in formula if b.epoch is not None})
+        first_epoch = next((i for i, b in enumerate(formula) if b.epoch is not None), None)
+        before = len(formula) if first_epoch is None else first_epoch
+        after = len(formula) - before - sum(1 for b in formula if b.epoch is not None)
+        per_epoch = (len(formula) - before - after) // len(epochs) if epochs else 0
+        span = f", {per_epoch} in each of {quantity(len(epochs), 'epoch')}" if epochs else ""
+        lines = [
+            self.verdict(),
+            f"  checked    {quantity(len(formula), 'block')}: {before} before training{span}, "
+            f"{after} after",
+        ]
+        if formula:
+            worst = max(formula, key=lambda b: (b.max_rel_error, b.max_abs_error))
+            lines.append(
+                f"  worst      {worst.max_rel_error:.3g} relative to its block, in block "
+                f"{_where(worst)}; largest absolute "
+                f"{max(b.max_abs_error for b in formula):.3g}"
+            )
+        drift = self.drifting
+        if drift:
+            since = [b.epoch for b in drift if b.epoch is not None]
+            lines.append(
+                f"  drift      {quantity(len(drift), 'block')}"
+                + (f" from epoch {min(since)}" if since else "")
+                + f", up to {max(b.max_rel_error for b in drift):.3g} (see DRIFT below)"
+            )
+        else:
+            lines.append("  drift      none: every block on NumPy's trajectory")
+        lines += [f"  {line}" for line in self._gradient_lines()]
+        lines += self._problems()
+        return "\n".join(lines)
+
+    def _gradient_lines(self) -> list[str]:
+        fd = [b for b in self.blocks if b.block == FD_CHECK]
+        return [
+            f"gradients  NumPy's {b.cells} gradients "
+            f"{'within' if b.status == 'ok' else 'NOT within'} {FD_TOLERANCE:g} of finite "
+            f"differences (worst {b.max_abs_error:.3g})"
+            for b in fd
+        ]
+
+    def rows(self) -> str:
+        """Every block of every epoch, one row each: `xlnet verify --details`."""
         head = (
             f"{'block':<18} {'epoch':>5} {'cells':>6} {'max abs err':>12} "
             f"{'max rel err':>12} {'local rel err':>13}  status"
@@ -124,6 +182,16 @@ class Report:
                 f"{b.block:<18} {ep:>5} {b.cells:>6} {b.max_abs_error:>12.3e} "
                 f"{b.max_rel_error:>12.3e} {local:>13}  {b.status}"
             )
+        return "\n".join(lines)
+
+    def table(self) -> str:
+        """Every block's row, every problem, and the verdict last (as the library's callers
+        and test messages have always had it)."""
+        return "\n".join([self.rows(), *self._problems(), self.verdict()])
+
+    def _problems(self) -> list[str]:
+        """Every failure in full, error cells, volatile and unchecked formulas, drift."""
+        lines = []
         for b in self.failures:
             lines.append(
                 f"FAIL {b.block} epoch {b.epoch if b.epoch is not None else '-'}: "
@@ -132,6 +200,8 @@ class Report:
             )
         for e in self.error_cells[:20]:
             lines.append(f"ERROR CELL {e}")
+        if len(self.error_cells) > 20:
+            lines.append(f"ERROR CELL ... and {len(self.error_cells) - 20} more")
         if self.volatile_cells:
             lines.append(
                 f"VOLATILE: {len(self.volatile_cells)} formulas use RAND(), NOW(), OFFSET() or "
@@ -140,8 +210,8 @@ class Report:
             )
         if self.unchecked_formulas:
             lines.append(
-                f"UNCHECKED: {self.unchecked_formulas} formula cells lie outside every block "
-                f"(first: {', '.join(self.unchecked_cells[:5])})"
+                f"UNCHECKED: {quantity(self.unchecked_formulas, 'formula cell')} outside every "
+                f"block (first: {', '.join(self.unchecked_cells[:5])})"
             )
         drift = self.drifting
         if drift and self.failures:
@@ -160,14 +230,11 @@ class Report:
                 f"values it reads within {LOCAL_TOLERANCE:g}: every formula is right, and the "
                 "run amplifies last-digit differences (a chaotic learning rate)"
             )
-        verdict = "OK" if self.ok else "FAILED"
-        lines.append(
-            f"{verdict}: {self.formula_cells} formula cells recomputed with {self.engine}; "
-            f"{len(self.blocks) - len(self.failures)}/{len(self.blocks)} checks passed "
-            f"(formula blocks within {self.tolerance:g}, reference gradients within "
-            f"{FD_TOLERANCE:g} of finite differences); {len(self.error_cells)} error cells"
-        )
-        return "\n".join(lines)
+        return lines
+
+
+def _where(b: BlockCheck) -> str:
+    return b.block if b.epoch is None else f"{b.block}, epoch {b.epoch}"
 
 
 def _jsonable(d: dict) -> dict:
@@ -525,9 +592,12 @@ def recompute(
     path: str | Path,
     engine: str = "formulas",
     progress: Callable[[int, int], None] | None = None,
+    tick: Callable[[float], None] | None = None,
 ) -> Result:
     """Every formula of `book` (read from `path`) recomputed by `engine`: our evaluator, or
-    headless LibreOffice forced to recalculate a copy. Cached values are never used."""
+    headless LibreOffice forced to recalculate a copy. Cached values are never used.
+    `progress(done, total)` hears our evaluator's formula cells; `tick(seconds)` the time
+    LibreOffice has taken so far."""
     if engine == "formulas":
         try:
             return evaluate(book, progress=progress)
@@ -537,7 +607,7 @@ def recompute(
         from .libreoffice import recalculate
 
         with tempfile.TemporaryDirectory(prefix="xlnet-recalc-") as tmp:
-            return from_cached(book, read_cached(recalculate(path, tmp)))
+            return from_cached(book, read_cached(recalculate(path, tmp, tick=tick)))
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
@@ -546,12 +616,14 @@ def verify(
     engine: str = "formulas",
     tolerance: float = TOLERANCE,
     progress: Callable[[int, int], None] | None = None,
+    tick: Callable[[float], None] | None = None,
 ) -> Report:
-    """Recompute every formula of the file with `engine` and compare it with NumPy."""
+    """Recompute every formula of the file with `engine` and compare it with NumPy
+    (`progress` and `tick` as for `recompute`)."""
     book = read_book(path)
     run = read_run(book)
     expected = train(run.program, run.inputs)
-    result = recompute(book, path, engine, progress)
+    result = recompute(book, path, engine, progress, tick)
     report = Report(str(path), engine, tolerance)
     cells, blocks = _Cells(result), blocks_to_check(run)
     chaos = chaos_epoch(run, expected)  # NumPy's run from the file's inputs: trained above

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +11,11 @@ import numpy as np
 import xlsxwriter
 
 from . import __version__
-from .data import Dataset, split
+from .data import Dataset, check_normalisable, split
+from .labels import column_labels, row_labels
 from .layout import (
     ABOUT,
+    BAND_HEADER,
     BETA1_NAME,
     BETA2_NAME,
     DATA,
@@ -36,10 +36,13 @@ from .layout import (
     Block,
     Layout,
 )
+from .outfile import atomic_write, writer_options
 from .program import TEST_PREFIX, Program, build_program
 from .reference import Inputs, Key, initial_params, train
+from .shown import literal_format
 from .spec import Spec, SpecError
-from .xlsxsheet import FastSheet
+from .words import as_typed, quantity
+from .xlsxsheet import FastSheet, straight_lines
 
 # A fixed creation time makes the same command write the same bytes.
 FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
@@ -53,6 +56,10 @@ class BuildResult:
     final_loss: float
     final_accuracy: float
     final_test_accuracy: float | None = None
+    first_loss: float = float("nan")  # the first epoch's loss: a run whose loss rose ends above it
+
+
+Progress = Callable[[int, int], None]  # (formula cells written, formula cells in all)
 
 
 def inputs_for(program: Program, dataset: Dataset, spec: Spec, test: Dataset | None = None):
@@ -89,6 +96,10 @@ class Prepared:
         return float(self.values[("Loss", self.spec.epochs)][0, 0])
 
     @property
+    def first_loss(self) -> float:
+        return float(self.values[("Loss", 1)][0, 0])
+
+    @property
     def final_accuracy(self) -> float:
         return float(self.values[("Accuracy", self.spec.epochs)][0, 0])
 
@@ -111,7 +122,9 @@ def prepare(spec: Spec, dataset: Dataset) -> Prepared:
     """Split off the held-out samples (if asked), lay the run out and train NumPy on it."""
     train_set, test = dataset, None
     if spec.test_fraction > 0:
-        train_set, test = split(dataset, spec.test_fraction, spec.seed)
+        train_set, test = split(dataset, spec.test_fraction, spec.seed)  # checks both parts
+    else:  # a Dataset made in code has not been through load_csv's checks
+        check_normalisable(dataset.source or "the data", dataset.feature_names, dataset.features)
     n_test = 0 if test is None else test.n
     program = build_program(spec, train_set.n, train_set.f, train_set.k, n_test)
     layout = Layout(program)
@@ -135,10 +148,12 @@ def build(
     blanks: Blanks | None = None,
     extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
     about: tuple[str, ...] = (),
+    progress: Progress | None = None,
 ) -> BuildResult:
     """Train the NumPy reference and write the workbook to `out`, atomically; with `blanks`,
     an exercise whose blank blocks the student fills; `extra(workbook, formats)` adds sheets
-    of its own (a sweep's results) after About, which lists them with the lines `about`."""
+    of its own (a sweep's results) after About, which lists them with the lines `about`;
+    `progress(done, total)` hears how many formula cells are written as the writing goes."""
     run = prepare(spec, dataset)
     diverged = run.overflow()
     if diverged is not None:
@@ -149,26 +164,23 @@ def build(
             f"fewer than {epoch} epochs"
         )
     out = Path(out)
-    count = atomic_write(out, lambda tmp: _write(tmp, run, blanks, extra, about))
-    return BuildResult(out, count, run.final_loss, run.final_accuracy, run.final_test_accuracy)
+    cells = atomic_write(out, lambda tmp: _write(tmp, run, blanks, extra, about, progress))
+    return BuildResult(out, cells, run.final_loss, run.final_accuracy, run.final_test_accuracy,
+                       run.first_loss)  # fmt: skip
 
 
-def atomic_write(out: Path, write):
-    """Write to a temporary file beside `out` with `write(tmp_path)`, then rename it into
-    place: a failed or interrupted write leaves no partial file and an existing one intact."""
-    folder = out.parent if str(out.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        result = write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a workbook is an ordinary file
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return result
+def formula_total(program: Program, layout: Layout, blanks: Blanks | None = None) -> int:
+    """How many formula cells the workbook of `program` holds (blank blocks hold none)."""
+
+    def size(name: str, epoch: int | None = None) -> int:
+        b = layout.block(name, epoch)
+        return b.nrows * b.ncols
+
+    total = sum(size(s.out) for s in program.data_steps)
+    blank = blanks.steps if blanks is not None else frozenset()
+    per_epoch = sum(size(s.out, 1) for s in program.epoch_steps if s.out not in blank)
+    total += per_epoch * program.spec.epochs
+    return total + sum(size(name) for name in (*program.summary, "Confusion"))
 
 
 class _Writer:
@@ -176,13 +188,10 @@ class _Writer:
         self, path: str, program: Program, layout: Layout, dataset: Dataset,
         blanks: Blanks | None = None,
         extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
+        progress: Progress | None = None,
     ) -> None:  # fmt: skip
         self.program, self.layout, self.dataset, self.blanks = program, layout, dataset, blanks
-        # Text is always text: a CSV header or file name like "=HYPERLINK(...)" must not
-        # become a live formula (formulas are written with write_formula only).
-        self.wb = xlsxwriter.Workbook(
-            path, {"strings_to_numbers": False, "strings_to_formulas": False}
-        )
+        self.wb = xlsxwriter.Workbook(path, writer_options(path))
         self.wb.set_properties(
             {"title": "xlnet training workbook", "creator": "xlnet", "created": FIXED_TIME}
         )
@@ -191,6 +200,10 @@ class _Writer:
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.num = self.wb.add_format({"num_format": NUMBER_FORMAT})
         self.count = self.wb.add_format({"num_format": "0"})
+        # Labels: what a block's columns are (over right-aligned numbers) and its rows are.
+        label = {"italic": True, "font_color": "#595959"}
+        self.label = self.wb.add_format({**label, "align": "right"})
+        self.row_label = self.wb.add_format(label)
         if extra is not None:
             extra(self.wb, {"bold": self.bold, "title": self.title, "num": self.num})
         names = [SUMMARY, SETTINGS, DATA, *([TEST] if program.dims.n_test else []), INIT, TRAIN]
@@ -198,6 +211,8 @@ class _Writer:
         self.input = self.wb.add_format({"num_format": "General", "bg_color": "#FFF2CC"})
         self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
         self.formulas = 0
+        self.progress = progress
+        self.total = formula_total(program, layout, blanks) if progress is not None else 0
         self._class_formats: dict = {}
 
     def class_format(self, dataset: Dataset, j: int, bold: bool = False, plain: bool = False):
@@ -206,10 +221,9 @@ class _Writer:
         key = (j, bold or plain)
         if key not in self._class_formats:
             if dataset.class_names:
-                name = dataset.class_names[j].replace('"', "'")
-                shown = f'"{name}"'
+                shown = literal_format(dataset.class_names[j])
             else:
-                shown = f'"{dataset.target_name.replace(chr(34), chr(39))} "General'
+                shown = literal_format(dataset.target_name + " ") + "General"
             props: dict = {"num_format": shown}
             if bold:
                 props["bold"] = True
@@ -230,17 +244,24 @@ class _Writer:
         ws, fmt, cached = self.sheets[block.sheet], fmt or self.num, array.astype(float).tolist()
         for i, j, r, c in block.cells():
             ws.write_formula(r, c, "=" + formula(i, j), fmt, cached[i][j])
-        self.formulas += block.nrows * block.ncols
+        self._count(block)
 
-    def array_block(self, block: Block, formula: str, array: np.ndarray) -> None:
+    def array_block(self, block: Block, formula: str, array: np.ndarray, fmt=None) -> None:
         """One legacy (CSE) array formula over the block, each cell with its cached value."""
         ws = self.sheets[block.sheet]
-        ws.write_array_values(block.row, block.col, "{=" + formula + "}", self.num,
+        ws.write_array_values(block.row, block.col, "{=" + formula + "}", fmt or self.num,
                               array.astype(float).tolist())  # fmt: skip
+        self._count(block)
+
+    def _count(self, block: Block) -> None:
         self.formulas += block.nrows * block.ncols
+        if self.progress is not None:
+            self.progress(self.formulas, self.total)
 
 
-def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None, about=()) -> int:
+def _write(
+    path: str, run: Prepared, blanks: Blanks | None = None, extra=None, about=(), progress=None
+) -> int:
     program, layout, dataset, inputs, values = (
         run.program,
         run.layout,
@@ -248,7 +269,7 @@ def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None, a
         run.inputs,
         run.values,
     )
-    w = _Writer(path, program, layout, dataset, blanks, extra)
+    w = _Writer(path, program, layout, dataset, blanks, extra, progress)
     spec = program.spec
     _write_settings(w, program, layout, inputs, dataset)
     _write_data(w, program, layout, dataset, values)
@@ -265,6 +286,7 @@ def _write(path: str, run: Prepared, blanks: Blanks | None = None, extra=None, a
     w.wb.define_name("targets_onehot", "=" + layout.block("Y").a1)
     w.sheets[ABOUT].activate()
     w.wb.close()
+    assert progress is None or w.formulas == w.total, (w.formulas, w.total)
     return w.formulas
 
 
@@ -309,9 +331,7 @@ def _write_settings(
             ws.write(b.row, 2, meaning)
     for name in (LR_NAME, N_NAME, *HYPER_NAMES):
         w.wb.define_name(name, "=" + layout.setting(name).a1)
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, 1, 12)
-    ws.set_column(2, 2, 70)
+    ws.freeze_panes(1, 0)
 
 
 def _write_data(
@@ -375,14 +395,30 @@ def _write_init(
     w: _Writer, program: Program, layout: Layout, values: dict[Key, np.ndarray]
 ) -> None:
     ws = w.sheets[INIT]
-    title = f"Initial weights (inputs, Glorot-uniform, seed {program.spec.seed})"
-    if program.state:
-        title += f" and {program.spec.optimizer}'s initial state"
-    ws.write(0, 0, title, w.bold)
+    title = "Initial state" if program.state else "Initial weights"
+    ws.write(0, 0, title, w.title)
+    ws.write(1, 0, f"Glorot-uniform, seed {program.spec.seed}", w.row_label)
     for p in program.initial:
         b = layout.block(program.carried(p), 0)
-        ws.write(b.row - 1, b.col, p, w.bold)
+        _write_headers(w, program, b, p, b.row - 2)
         w.numbers(b, values[(program.carried(p), 0)])
+    ws.freeze_panes(2, 1)
+
+
+def _write_headers(w: _Writer, program: Program, block: Block, name: str, title_row: int) -> None:
+    """A block's name in the title row over its first column; in the row below, what each of
+    its columns is (a feature, a unit, a class); beside the first weight matrix's rows (column
+    A), the features those rows weigh."""
+    ws = w.sheets[block.sheet]
+    ws.write(title_row, block.col, name, w.bold)
+    columns = column_labels(program, w.dataset, name)
+    if columns is not None and block.ncols > 1:
+        for j, text in enumerate(columns):
+            ws.write_string(title_row + 1, block.col + j, text, w.label)
+    rows = row_labels(program, w.dataset, name)
+    if rows is not None and block.col == 1:
+        for i, text in enumerate(rows):
+            ws.write_string(block.row + i, 0, text, w.row_label)
 
 
 def _write_steps(w: _Writer, program: Program, layout: Layout, steps, epoch, values) -> None:
@@ -403,13 +439,14 @@ def _write_steps(w: _Writer, program: Program, layout: Layout, steps, epoch, val
                 ws.write_blank(r, c, None, w.todo)
             continue
         if arrays and step.op.array is not None and out.nrows * out.ncols > 1:
-            w.array_block(out, step.op.array(out.sheet, *args), value)
+            w.array_block(out, step.op.array(out.sheet, *args), value,
+                          w.count if step.op.whole else None)  # fmt: skip
             continue
 
         def formula(i: int, j: int, op=step.op, args=args, here=out.sheet) -> str:
             return op.cell(i, j, here, *args)
 
-        w.formula_block(out, formula, value)
+        w.formula_block(out, formula, value, w.count if step.op.whole else None)
 
 
 def _write_train(
@@ -420,10 +457,10 @@ def _write_train(
         top = layout.band_top(epoch)
         ws.write(top, 0, f"Epoch {epoch}", w.title)
         for step in program.epoch_steps:
-            ws.write(top + 1, layout.block(step.out, epoch).col, step.out, w.bold)
+            _write_headers(w, program, layout.block(step.out, epoch), step.out, top)
         _write_steps(w, program, layout, program.epoch_steps, epoch, values)
-    ws.set_column(0, 0, 10)
-    ws.set_column(1, layout.train_cols, 11)
+    # The first band's names and labels head every band: all bands share their columns.
+    ws.freeze_panes(BAND_HEADER, 1)
 
 
 def _write_summary(
@@ -435,7 +472,8 @@ def _write_summary(
     epochs = layout.summary_epoch_block()
     for i in range(e):
         ws.write_number(epochs.row + i, epochs.col, i + 1)
-    chart = w.wb.add_chart({"type": "line"})
+    chart = w.wb.add_chart(LINE_CHART)
+    straight_lines(chart)
     cats = [SUMMARY, epochs.row, epochs.col, epochs.row + e - 1, epochs.col]
     for name, per_epoch in program.summary.items():
         block = layout.block(name)
@@ -450,6 +488,7 @@ def _write_summary(
             "name": per_epoch,
             "categories": cats,
             "values": [SUMMARY, block.row, block.col, block.row + e - 1, block.col],
+            "smooth": False,
         }
         if per_epoch != "Loss":
             series["y2_axis"] = True
@@ -459,14 +498,29 @@ def _write_summary(
         {"name": "Train loss, train and test accuracy" if held_out else
          "Training loss and accuracy"}
     )  # fmt: skip
-    chart.set_x_axis({"name": "Epoch"})
-    chart.set_y_axis({"name": "Loss (mean over samples)"})
-    chart.set_y2_axis({"name": "Accuracy", "min": 0, "max": 1})
+    chart.set_x_axis(epoch_axis(e))
+    chart.set_y_axis({"name": "Loss (mean over samples)", "min": 0})
+    # A little above 1, so that a run at full accuracy is not drawn along the plot's border.
+    chart.set_y2_axis({"name": "Accuracy", "min": 0, "max": 1.05, "major_unit": 0.25,
+                       "num_format": "0%"})  # fmt: skip
+    chart.set_legend({"position": "bottom"})
     chart.set_size({"width": 720, "height": 400})
     _write_confusion(w, program, layout, values)
     ws.insert_chart(program.dims.k + 4, layout.confusion_col, chart)
-    ws.set_column(0, len(program.summary), 12)
-    ws.set_column(layout.confusion_col, layout.confusion_col, 16)
+    ws.freeze_panes(1, 1)
+    ws.set_landscape()  # printed, the chart and the confusion matrix stay beside the numbers
+    ws.fit_to_pages(1, 0)
+
+
+# Epochs are numbers, on a value axis: a category axis crowds 1,000 labels together.
+LINE_CHART = {"type": "scatter", "subtype": "straight"}
+
+
+def epoch_axis(epochs: int) -> dict:
+    """A value axis from 0 to the last epoch, stepped 1, 2 or 5 times a power of ten so that
+    it shows at most ten steps."""
+    step = next(m * 10**p for p in range(7) for m in (1, 2, 5) if m * 10**p * 10 >= epochs)
+    return {"name": "Epoch", "min": 0, "max": epochs, "major_unit": step}
 
 
 def _write_confusion(
@@ -489,7 +543,8 @@ def _write_confusion(
     last = program.spec.epochs
     args = [layout.block(*program.locate(a, last)) for a in step.args]
     cached = values[("Confusion", None)] * (0 if w.blanks is not None else 1)
-    w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached, w.count)
+    fmt = w.count if step.op.whole else None
+    w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached, fmt)
 
 
 def _exercise_lines(w: _Writer, program: Program, layout: Layout) -> list[tuple[str, object]]:
@@ -537,7 +592,7 @@ def _write_about(
         ("title", "xlnet: a model trained in live formulas"),
         (
             "",
-            f"Model: {arch}; output {spec.output}; {spec.epochs} epochs of full-batch "
+            f"Model: {arch}; output {spec.output}; {quantity(spec.epochs, 'epoch')} of full-batch "
             f"{optimizer} on {d.n} samples{held}.",
         ),
         (
@@ -651,7 +706,7 @@ def _write_about(
     for key, label, _ in SETTING_ROWS:
         if key in unused:
             continue
-        lines.append(("", f"{label}: {values[key]}"))
+        lines.append(("", f"{label}: {as_typed(values[key])}"))
     ws = w.sheets[ABOUT]
     head = w.wb.add_format({"bold": True, "font_size": 12})
     for row, (kind, text) in enumerate(lines):

@@ -20,7 +20,15 @@ import math
 import re
 
 from xlsxwriter.utility import xl_rowcol_to_cell_fast
-from xlsxwriter.worksheet import CellFormulaTuple, CellNumberTuple, Worksheet
+from xlsxwriter.worksheet import (
+    CellArrayFormulaTuple,
+    CellFormulaTuple,
+    CellNumberTuple,
+    CellStringTuple,
+    Worksheet,
+)
+
+from .shown import SPACER_PX, column_px, number_px, shown, text_px
 
 # A function call: the whole run of name characters before a "(" (dots included, as in
 # STDEV.P); a "(" after an operator or another "(" is a group, not a call. ASCII only, and
@@ -35,6 +43,56 @@ class FastSheet(Worksheet):
         super().__init__()
         self._untouched: dict[str, bool] = {}  # function name -> XlsxWriter leaves its calls
         self._same_xml: dict[type, bool] = {}  # cell kind -> our text is XlsxWriter's
+        self.fit = True  # set each column's width from what it shows, when the file is written
+        self.narrow_spacers = True  # and an empty column between two used ones narrow
+
+    def _assemble_xml_file(self) -> None:
+        if self.fit:
+            self.fit_columns()
+        super()._assemble_xml_file()
+
+    def fit_columns(self) -> None:
+        """Widen every column to the widest text it shows (numbers in their number format,
+        bold and larger fonts included), so that no cell shows `###` and no header is cut off.
+        Text with nothing to its right may spill over and is not counted; columns given a
+        width with set_column keep it."""
+        table = self.str_table  # a dict while cells are written, a list once the file is
+        strings = table.string_array or sorted(table.string_table, key=table.string_table.get)
+        need: dict[int, int] = {}
+        spans: dict[tuple[int, object], list[float]] = {}  # fixed-decimal numbers: min, max
+        for cells in self.table.values():
+            for col, cell in cells.items():
+                kind, fmt = cell.__class__, cell.format
+                if kind is CellNumberTuple:
+                    value = cell.number
+                elif kind is CellFormulaTuple or kind is CellArrayFormulaTuple:
+                    value = cell.value
+                elif kind is CellStringTuple:
+                    if col + 1 not in cells:
+                        continue
+                    px = _text_px(strings[cell.string], fmt)
+                    need[col] = max(need.get(col, 0), px)
+                    continue
+                else:
+                    continue
+                if value.__class__ is float or value.__class__ is int:
+                    number_format = fmt.num_format if fmt is not None else "General"
+                    if "General" not in str(number_format) and value == value:
+                        span = spans.setdefault((col, fmt), [value, value])
+                        span[0], span[1] = min(span[0], value), max(span[1], value)
+                        continue
+                px = _value_px(value, fmt)
+                need[col] = max(need.get(col, 0), px)
+        for (col, fmt), ends in spans.items():
+            need[col] = max(need.get(col, 0), *(_value_px(v, fmt) for v in ends))
+        used = sorted(need)
+        for col in range(used[0] if used else 0, used[-1] + 1 if used else 0):
+            if col in self.col_info:
+                continue
+            if col in need:
+                self.set_column_pixels(col, col, column_px(need[col]))
+            elif self.narrow_spacers:
+                self.set_column_pixels(col, col, SPACER_PX)
 
     def _leaves(self, name: str) -> bool:
         known = self._untouched.get(name)
@@ -97,3 +155,30 @@ class FastSheet(Worksheet):
             self.fh.write(text)
         else:
             super()._write_cell(row, col, cell)
+
+
+def _text_px(text: str, fmt) -> int:
+    bold, size = (False, 11) if fmt is None else (bool(fmt.bold), fmt.font_size or 11)
+    return text_px(text, bold, size)
+
+
+def _value_px(value, fmt) -> int:
+    """Pixels the cached value of a number or formula cell needs under its format."""
+    if value is None or value == "":
+        return 0
+    bold, size = (False, 11) if fmt is None else (bool(fmt.bold), fmt.font_size or 11)
+    text = shown(value, fmt.num_format if fmt is not None else "General")
+    if isinstance(value, str):
+        return text_px(text, bold, size)
+    return number_px(text, bold, size)
+
+
+def straight_lines(chart) -> None:
+    """Make an XlsxWriter chart say `<c:smooth val="0"/>` for every series: it writes only
+    `val="1"`, and a reader that takes the element's absence for the schema's default (true)
+    draws a smoothed curve through points that were computed, not interpolated."""
+
+    def smooth(on) -> None:
+        chart._xml_empty_tag("c:smooth", [("val", "1" if on else "0")])
+
+    chart._write_c_smooth = smooth
