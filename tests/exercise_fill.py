@@ -10,9 +10,9 @@ import openpyxl
 from openpyxl.worksheet.formula import ArrayFormula
 
 from xlnet import a1
-from xlnet.exercise import blank_steps, parse_given
+from xlnet.exercises import blank_steps, parse_given
 from xlnet.layout import SETTINGS, Layout, setting_block
-from xlnet.verify import read_run
+from xlnet.verification import read_run
 from xlnet.xlsxio import read_book
 
 # A formula per block: (step name, epoch, cell formula) -> the formula to write instead.

@@ -1,4 +1,4 @@
-"""Test helper: fill the book's wine exercise (templates/klaas-ch1.xlsx) the way students do.
+"""Test helper: fill the book's wine exercise (xlnet/templates/klaas-ch1.xlsx) the way students do.
 
 `fill` loads the blank template with openpyxl, writes the formulas of the "Logistic Regression"
 and "2 Layer Wine Net" sheets (the Data sheet is left alone) and saves a copy. Options cover the
@@ -31,8 +31,8 @@ import openpyxl
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
-# The book's blank sheet as the repository ships it (templates/); identical to shared/klaas.
-KLAAS: Path = Path(__file__).resolve().parents[1] / "templates" / "klaas-ch1.xlsx"
+# The book's blank sheet as the repository ships it (xlnet/templates/); identical to shared/klaas.
+KLAAS: Path = Path(__file__).resolve().parents[1] / "xlnet" / "templates" / "klaas-ch1.xlsx"
 SHEETS: dict[str, str] = {"logreg": "Logistic Regression", "mlp": "2 Layer Wine Net"}
 
 # Mistake -> {model: the one block it lands in}. A model missing from the inner dict does not

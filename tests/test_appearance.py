@@ -15,8 +15,8 @@ from xlnet.data import load_csv, load_wine
 from xlnet.scorer import read_scorer, scorer_from_training, scorer_from_workbook, write_scorer
 from xlnet.shown import format_literal, literal_format, shown
 from xlnet.spec import Spec
-from xlnet.sweep import run_sweep, write_sweep
-from xlnet.verify import verify
+from xlnet.sweeps import run_sweep, write_sweep
+from xlnet.verification import verify
 from xlnet.workbook import build
 
 EPOCHS = 3

@@ -15,7 +15,7 @@ import pytest
 import xlsxwriter
 
 from xlnet.layout import TRAIN, setting_block
-from xlnet.verify import read_run
+from xlnet.verification import read_run
 from xlnet.xlsxio import read_book
 from xlsx_edit import rewrite, set_formula, sheet_part
 
@@ -224,7 +224,7 @@ def test_check_grades_the_batch_around_hostile_files(tmp_path, small_books):
     from exercise_fill import fill
 
     from xlnet.data import load_wine
-    from xlnet.exercise import write_exercise
+    from xlnet.exercises import write_exercise
     from xlnet.spec import Spec
 
     exercise = write_exercise(Spec(epochs=1), load_wine(), tmp_path / "ex.xlsx", ("params",)).path

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from klaas_fill import SHEETS, fill
 
-from xlnet.exercise import grade
+from xlnet.exercises import grade
 from xlnet.template import load_template
 
 LR, MLP = SHEETS["logreg"], SHEETS["mlp"]

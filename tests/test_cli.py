@@ -114,7 +114,7 @@ def test_build_and_verify_exit_codes(tmp_path):
 
 def test_verify_exit_1_on_mismatch(tmp_path, small_books):
     from xlnet.layout import TRAIN
-    from xlnet.verify import read_run
+    from xlnet.verification import read_run
     from xlnet.xlsxio import read_book
     from xlsx_edit import set_formula
 

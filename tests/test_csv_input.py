@@ -35,10 +35,11 @@ from xlnet.data import (
 )
 from xlnet.layout import DATA, DATA_TOP
 from xlnet.program import build_program
-from xlnet.reference import FD_TOLERANCE, gradient_check, train
+from xlnet.reference import gradient_check, train
 from xlnet.spec import Spec
-from xlnet.verify import verify
-from xlnet.workbook import inputs_for, prepare
+from xlnet.tolerances import FD_TOLERANCE
+from xlnet.training import inputs_for, prepare
+from xlnet.verification import verify
 
 # What a user must never see on stderr.
 NEVER = ("Traceback", "unexpected", "please report", "RuntimeWarning")

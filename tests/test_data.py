@@ -31,7 +31,7 @@ def test_wine_file_is_pinned():
 
 def test_matches_the_books_data_sheet():
     import openpyxl
-    from klaas_fill import KLAAS  # the book's workbook, shipped as templates/klaas-ch1.xlsx
+    from klaas_fill import KLAAS  # the book's workbook, shipped as xlnet/templates/klaas-ch1.xlsx
 
     wb = openpyxl.load_workbook(KLAAS, read_only=True)
     try:

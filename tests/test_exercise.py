@@ -11,7 +11,7 @@ from exercise_fill import fill
 
 from xlnet.a1 import col_index, col_letters
 from xlnet.cli import EXIT_DIFFERS, EXIT_OK, EXIT_USAGE, main
-from xlnet.exercise import (
+from xlnet.exercises import (
     ExerciseError,
     blank_steps,
     grade,

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import MODELS_OUTPUTS
 from xlnet.spec import Spec
-from xlnet.verify import verify
+from xlnet.verification import verify
 from xlnet.workbook import build
 
 # At lr 50 the two-layer net is chaotic: any engine's last-digit differences from NumPy

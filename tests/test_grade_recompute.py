@@ -11,7 +11,7 @@ from klaas_fill import fill
 
 import xlnet.submission as submission
 from xlnet.evaluate import evaluate
-from xlnet.exercise import grade
+from xlnet.exercises import grade
 from xlnet.submission import _closure, _sheet_reads
 from xlnet.template import load_template
 from xlnet.xlsxio import Book, Sheet, read_book

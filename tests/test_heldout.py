@@ -13,8 +13,9 @@ from xlnet.data import DataError, split
 from xlnet.evaluate import evaluate
 from xlnet.layout import SUMMARY, TEST
 from xlnet.spec import Spec, SpecError
-from xlnet.verify import read_run, verify
-from xlnet.workbook import build, prepare
+from xlnet.training import prepare
+from xlnet.verification import read_run, verify
+from xlnet.workbook import build
 from xlnet.xlsxio import read_book
 
 FRACTION = 0.3

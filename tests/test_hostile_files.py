@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from exercise_fill import fill
 
-from xlnet.exercise import write_exercise
+from xlnet.exercises import write_exercise
 from xlnet.layout import LR_NAME, SETTINGS, TRAIN, setting_block
 from xlnet.spec import Spec
 from xlnet.workbook import build

@@ -5,7 +5,7 @@ import pytest
 from conftest import LAYOUT_CASES, SMALL_EPOCHS
 from xlnet.layout import TRAIN
 from xlnet.libreoffice import recalculate
-from xlnet.verify import FD_CHECK, read_run, verify
+from xlnet.verification import FD_CHECK, read_run, verify
 from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import set_all_cached, set_formula
 

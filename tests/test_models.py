@@ -14,7 +14,6 @@ from xlnet.evaluate import evaluate
 from xlnet.layout import BETA1_NAME, MOMENTUM_NAME, TRAIN, Layout, setting_block
 from xlnet.program import build_program
 from xlnet.reference import (
-    FD_TOLERANCE,
     gradient_check,
     initial_params,
     loss_and_grads,
@@ -22,8 +21,10 @@ from xlnet.reference import (
     train,
 )
 from xlnet.spec import Spec, SpecError
-from xlnet.verify import FD_CHECK, read_run, verify
-from xlnet.workbook import build, inputs_for
+from xlnet.tolerances import FD_TOLERANCE
+from xlnet.training import inputs_for
+from xlnet.verification import FD_CHECK, read_run, verify
+from xlnet.workbook import build
 from xlnet.xlsxio import read_book
 
 EPOCHS = 3
@@ -183,7 +184,7 @@ def test_a_wrong_derivative_fails_the_gradient_check(wine):
 def kink_book(wine, tmp_path_factory):
     """Biases of -100 kill every unit of the first layer, so the second layer's Z is exactly
     its bias, 0: relu's kink."""
-    import xlnet.workbook as workbook
+    import xlnet.training as training
 
     def dead_first_layer(program, seed):
         params = initial_params(program, seed)
@@ -192,7 +193,7 @@ def kink_book(wine, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("kink") / "kink.xlsx"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(workbook, "initial_params", dead_first_layer)
+        mp.setattr(training, "initial_params", dead_first_layer)
         build(Spec(model="mlp", hidden=(3, 2), activation="relu", epochs=2), wine, path)
     return path
 

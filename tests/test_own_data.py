@@ -9,7 +9,7 @@ from xlnet.cli import EXIT_OK, EXIT_USAGE, main
 from xlnet.data import load_csv
 from xlnet.evaluate import evaluate
 from xlnet.layout import DATA, DATA_TOP
-from xlnet.verify import read_run, verify
+from xlnet.verification import read_run, verify
 from xlnet.xlsxio import read_book
 
 SPECIES = ("setosa", "versicolor", "virginica")

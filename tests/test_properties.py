@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from xlnet.data import load_wine
 from xlnet.spec import Spec
-from xlnet.verify import verify
+from xlnet.verification import verify
 from xlnet.workbook import build
 
 # Each example builds and verifies a workbook (1-3 s); the "ci" profile keeps the suite short,

@@ -33,8 +33,9 @@ from xlnet.scorer import (
     write_scorer,
 )
 from xlnet.spec import Spec
-from xlnet.verify import TOLERANCE, read_run
-from xlnet.workbook import build, prepare
+from xlnet.training import prepare
+from xlnet.verification import TOLERANCE, read_run
+from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import set_formula
 

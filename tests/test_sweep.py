@@ -14,7 +14,7 @@ import pytest
 
 from xlnet.evaluate import evaluate
 from xlnet.spec import Spec
-from xlnet.sweep import (
+from xlnet.sweeps import (
     BEST_MARK,
     MAX_LEGEND,
     MAX_RUNS,
@@ -25,8 +25,8 @@ from xlnet.sweep import (
     run_sweep,
     write_sweep,
 )
-from xlnet.verify import read_run, verify
-from xlnet.workbook import prepare
+from xlnet.training import prepare
+from xlnet.verification import read_run, verify
 from xlnet.xlsxio import read_book
 
 EPOCHS = 5

@@ -72,7 +72,7 @@ def test_verify_json_is_unchanged(book):
 
 def test_verify_failure_in_the_summary(book, tmp_path):
     from xlnet.layout import TRAIN
-    from xlnet.verify import read_run
+    from xlnet.verification import read_run
     from xlnet.xlsxio import read_book
     from xlsx_edit import set_formula
 
@@ -454,7 +454,7 @@ def test_outdir_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_students_csv_names_each_file_by_the_student(tmp_path, capsys):
-    from xlnet.exercise import read_roster, student_of
+    from xlnet.exercises import read_roster, student_of
     from xlnet.xlsxio import read_book
 
     roster = ROOT / "examples" / "students.csv"

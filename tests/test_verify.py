@@ -11,7 +11,7 @@ from xlnet.evaluate import EMPTY, EvalError, evaluate, xl_error
 from xlnet.layout import LR_NAME, TRAIN, Layout, setting_block
 from xlnet.program import build_program
 from xlnet.spec import Spec
-from xlnet.verify import FD_CHECK, TOLERANCE, read_run, verify
+from xlnet.verification import FD_CHECK, TOLERANCE, read_run, verify
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import set_all_cached, set_formula
@@ -490,7 +490,7 @@ def _planted(src, value, *, why: str | None = None, drop_formula: bool = False):
     import numpy as np
 
     from xlnet.reference import train
-    from xlnet.verify import compare
+    from xlnet.verification import compare
 
     book = read_book(src)
     run = read_run(book)
@@ -555,7 +555,7 @@ def test_unchecked_formulas_are_every_formula_outside_the_blocks(small_books, tm
     """Counted and listed as a set of cells would: every formula cell outside every block, the
     first 20 in sheet, row and column order."""
     from xlnet import a1
-    from xlnet.verify import blocks_to_check
+    from xlnet.verification import blocks_to_check
 
     edited = tmp_path / "fewer.xlsx"
     wb = openpyxl.load_workbook(small_books[("mlp", "sigmoid", "arrays")])

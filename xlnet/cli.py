@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .data import DataError, load_csv, load_wine
-from .evaluate import EvalError
-from .exercise import DEFAULT_GIVEN, VARY_LR, ExerciseError
-from .libreoffice import LibreOfficeError
-from .scorer import DEFAULT_ROWS, MAX_INPUT_ROWS, ScorerError
+from .data import load_csv, load_wine
+from .errors import XlnetError
+from .exercises import DEFAULT_GIVEN, VARY_LR
+from .scorer import DEFAULT_ROWS, MAX_INPUT_ROWS
 from .spec import (
     ACTIVATIONS,
     DEFAULT_BETA1,
@@ -29,19 +28,15 @@ from .spec import (
     MAX_EPOCHS,
     MAX_HIDDEN,
     MAX_LAYERS,
-    MAX_LR,
     MAX_SEED,
-    MAX_TEST_FRACTION,
-    MIN_EPSILON,
     MODELS,
     OPTIMIZERS,
     OUTPUTS,
+    RANGES,
     Spec,
     SpecError,
     parse_hidden,
 )
-from .sweep import SweepError
-from .template import TemplateError
 from .terminal import (
     Terminated,
     closing,
@@ -52,7 +47,6 @@ from .terminal import (
     ticking,
 )
 from .words import quantity
-from .xlsxio import BookError
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + 2, 128 + 15  # as a shell reports SIGINT, SIGTERM
@@ -82,24 +76,23 @@ def _int_in(lo: int, hi: int):
     return parse
 
 
-def _number_in(lo: float, hi: float, what: str, open_ends: bool = False):
-    """An argparse type: a number from lo to hi (strictly between them with open_ends)."""
+def _number_in(setting: str):
+    """An argparse type: a number in the range Spec allows for `setting` (spec.RANGES)."""
+    allowed = RANGES[setting]
 
     def parse(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        inside = lo < v < hi if open_ends else lo <= v <= hi
-        if not inside:
-            span = f"above {lo:g} and below {hi:g}" if open_ends else f"from {lo:g} to {hi:g}"
-            raise argparse.ArgumentTypeError(f"{what} must be {span}, got {text}")
+        if not allowed.holds(v):
+            raise argparse.ArgumentTypeError(allowed.refusal(text))
         return v
 
     return parse
 
 
-_positive_float = _number_in(0, MAX_LR, "the learning rate", open_ends=True)
+_positive_float = _number_in("lr")
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -485,31 +478,31 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--momentum",
-        type=_number_in(0, 0.999, "momentum"),
+        type=_number_in("momentum"),
         default=DEFAULT_MOMENTUM,
         help=f"momentum's decay, the named cell momentum (default {DEFAULT_MOMENTUM:g})",
     )
     p.add_argument(
         "--beta1",
-        type=_number_in(0, 0.999, "beta1"),
+        type=_number_in("beta1"),
         default=DEFAULT_BETA1,
         help=f"Adam's first-moment decay, the cell adam_beta1 (default {DEFAULT_BETA1:g})",
     )
     p.add_argument(
         "--beta2",
-        type=_number_in(0, 0.99999, "beta2"),
+        type=_number_in("beta2"),
         default=DEFAULT_BETA2,
         help=f"Adam's second-moment decay, the cell adam_beta2 (default {DEFAULT_BETA2:g})",
     )
     p.add_argument(
         "--epsilon",
-        type=_number_in(MIN_EPSILON, 0.1, "epsilon"),
+        type=_number_in("epsilon"),
         default=DEFAULT_EPSILON,
         help=f"Adam's epsilon, the cell adam_epsilon (default {DEFAULT_EPSILON:g})",
     )
     p.add_argument(
         "--test-fraction",
-        type=_number_in(0, MAX_TEST_FRACTION, "test fraction"),
+        type=_number_in("test_fraction"),
         default=0.0,
         metavar="F",
         help="hold out this share of each class (seeded, stratified) on a Test sheet; the "
@@ -566,7 +559,7 @@ def _out_path(cmd: str, text: str, inputs: tuple[Path, ...] = ()) -> Path:
 
 
 def _exercise(args: argparse.Namespace) -> int:
-    from .exercise import parse_given, write_exercise, write_template_exercise
+    from .exercises import parse_given, write_exercise, write_template_exercise
     from .template import load_template
 
     _refuse_in_exercise(args)
@@ -619,7 +612,7 @@ def _refuse_in_exercise(args: argparse.Namespace) -> None:
 
 
 def _roster(args, spec: Spec | None, template, given: tuple[str, ...] = ()) -> int:
-    from .exercise import write_roster
+    from .exercises import write_roster
 
     if not args.outdir:
         raise UsageError("xlnet exercise: --roster needs --outdir DIR")
@@ -634,7 +627,7 @@ def _roster(args, spec: Spec | None, template, given: tuple[str, ...] = ()) -> i
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .exercise import parse_given
+    from .exercises import parse_given
     from .gradebook import grade_files, write_report
     from .template import load_template
 
@@ -693,7 +686,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import run_sweep, write_sweep
+    from .sweeps import run_sweep, write_sweep
 
     out = _out_path("sweep", args.out, (Path(args.data),) if args.data else ())
     _refuse_inapplicable("sweep", args, args.model)
@@ -824,7 +817,7 @@ def _progress_printer(unit: str = "cells"):
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .verification import verify
 
     bar = progress_bar("formula cells", enabled=not args.json and args.engine == "formulas")
     tick = ticker("LibreOffice recalculating", enabled=not args.json)
@@ -877,21 +870,11 @@ def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    except (
-        SpecError,
-        DataError,
-        BookError,
-        EvalError,
-        LibreOfficeError,
-        ExerciseError,
-        TemplateError,
-        SweepError,
-        ScorerError,
-    ) as exc:
-        _error(f"xlnet: {exc}")
-        return EXIT_USAGE
     except BrokenPipeError:
         raise
+    except XlnetError as exc:  # FileError included: the same one line as OSError's below
+        _error(f"xlnet: {exc}")
+        return EXIT_USAGE
     except OSError as exc:  # unreadable input, unwritable output, disk full
         name = f"{exc.filename}: " if exc.filename else ""
         _error(f"xlnet: {name}{exc.strerror or exc}")

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import XlnetError
+
 MAX_ROWS = 100_000
 MAX_FEATURES = 200
 MAX_CLASSES = 10
 
 
-class DataError(ValueError):
+class DataError(XlnetError, ValueError):
     """A CSV that cannot be trained on."""
 
 
@@ -53,10 +55,6 @@ class Dataset:
 
     def onehot(self) -> np.ndarray:
         return (self.labels[:, None] == np.asarray(self.classes)[None, :]).astype(float)
-
-    def class_index(self) -> np.ndarray:
-        """1-based index of each sample's class, the way MATCH counts."""
-        return np.searchsorted(np.asarray(self.classes), self.labels) + 1.0
 
     def subset(self, rows: np.ndarray) -> Dataset:
         """The samples at `rows`, with every class of the whole set (one may have none)."""

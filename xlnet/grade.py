@@ -27,7 +27,8 @@ from .layout import Block
 from .ops import Env
 from .submission import Entered, WorkingCopy, as_number, uses_random
 from .template import BlockSpec, SheetSpec
-from .verdicts import GRADE_TOLERANCE, VERDICTS, BlockGrade, FileGrade, SheetGrade, close
+from .tolerances import GRADE_TOLERANCE
+from .verdicts import VERDICTS, BlockGrade, FileGrade, SheetGrade, close
 from .xlsxio import Book, BookError, read_book
 
 __all__ = [

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from .exercise import grade
+from .exercises import grade
 from .grade import FileGrade
 from .outfile import atomic_write
 from .template import Template
@@ -63,14 +63,15 @@ def _column(sheet: str, block: str, epoch: int | None, sheets: int) -> str:
     return name if sheets <= 1 else f"{sheet}: {name}"
 
 
-def report_csv(grades: list[FileGrade]) -> str:
-    """One row per file: file, student, score, one verdict per block, and any file error."""
+def report_rows(grades: list[FileGrade]) -> tuple[list[str], list[dict]]:
+    """The gradebook's columns and rows: file, student, score, one verdict per block (the
+    blocks of every file, in the order first seen), and the error of a file not graded."""
     sheets = max((len(g.sheets) for g in grades), default=0)
     columns: list[str] = []
     rows = []
     for g in grades:
-        row = {"file": _cell(g.file), "student": _cell(g.student or ""),
-               "score": f"{g.score:g}", "error": _cell(g.error or "")}  # fmt: skip
+        row: dict = {"file": g.file, "student": g.student or "", "score": g.score,
+                     "error": g.error or ""}  # fmt: skip
         for s in g.sheets:
             for b in s.blocks:
                 col = _column(s.sheet, b.block, b.epoch, sheets)
@@ -78,11 +79,18 @@ def report_csv(grades: list[FileGrade]) -> str:
                     columns.append(col)
                 row[col] = b.verdict
         rows.append(row)
-    head = ["file", "student", "score", *columns, "error"]
+    return ["file", "student", "score", *columns, "error"], rows
+
+
+def report_csv(grades: list[FileGrade]) -> str:
+    """The gradebook as CSV: one row per file (report_rows), its text escaped so that a
+    spreadsheet opening it runs nothing."""
+    head, rows = report_rows(grades)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=head, restval="", lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    for row in rows:
+        w.writerow({k: f"{v:g}" if k == "score" else _cell(str(v)) for k, v in row.items()})
     return buf.getvalue()
 
 

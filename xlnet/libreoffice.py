@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import XlnetError
+
 # Without OOXMLRecalcMode = 0 ("always"), LibreOffice keeps the cached values it finds in an
 # .xlsx, and a stale value survives a "recalculated" conversion.
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -26,7 +28,7 @@ TIMEOUT_S = 900
 TICK_S = 0.5  # how often `tick` hears the elapsed time while LibreOffice works
 
 
-class LibreOfficeError(RuntimeError):
+class LibreOfficeError(XlnetError, RuntimeError):
     pass
 
 

@@ -19,7 +19,10 @@ def atomic_write(out: Path, write):
     leaves no partial file, no temporary part, and an existing file intact. An error writing
     the output (a full disk) comes out as an OSError naming `out`."""
     folder = out.parent if str(out.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:  # a missing or read-only folder: name the output, not our temp file
+        raise OSError(exc.errno, exc.strerror, str(out)) from None
     os.close(fd)
     parts = Path(tmp + PARTS_SUFFIX)
     try:

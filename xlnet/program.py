@@ -22,11 +22,6 @@ class Dims:
     hidden: tuple[int, ...]  # hidden layer sizes (none for the logistic regressor)
     n_test: int = 0  # held-out samples
 
-    @property
-    def h(self) -> int:
-        """The first hidden layer's size (0 for the logistic regressor)."""
-        return self.hidden[0] if self.hidden else 0
-
 
 @dataclass(frozen=True)
 class Arg:

@@ -11,9 +11,6 @@ from .program import TEST_PREFIX, Program
 
 Key = tuple[str, "int | None"]
 
-# Central differences with h = 1e-6 are accurate to ~1e-9 on these losses; a wrong gradient
-# (a missing factor, a sign, a term) is off by orders of magnitude more.
-FD_TOLERANCE = 1e-7
 
 # Initial weights are rounded so that they read back from the file bit for bit and stay legible.
 INIT_DECIMALS = 6

@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 
 from . import a1
+from .errors import XlnetError
 from .xlsxio import Book
 
 
-class EvalError(ValueError):
+class EvalError(XlnetError, ValueError):
     """A workbook the evaluator cannot compute (circular or unsupported references); `cell`
     is (sheet, row, col) of the formula at fault where one is known."""
 
@@ -44,10 +45,14 @@ _SPILL = re.compile(
 )
 STRING = re.compile(r'"(?:[^"]|"")*"')
 DIGITS = re.compile(r"[0-9]+")
-# Functions whose value changes at every recalculation: a file using them cannot be checked.
-VOLATILE = re.compile(
-    r"(?<![\w.])(?:_xlfn\.)?(RAND|RANDBETWEEN|RANDARRAY|NOW|TODAY|OFFSET|INDIRECT)\s*\(", re.I
-)
+# A call of a function by name (not "X.RAND(" or "MYRAND("), with or without _xlfn.
+_CALL = r"(?<![\w.])(?:_xlfn\.)?({})\s*\("
+RANDOM_NAMES = ("RANDARRAY", "RANDBETWEEN", "RAND")
+# Functions whose value changes at every recalculation: a file using them cannot be checked
+# (RANDOM: the ones a student's random initial weights use, which grading tolerates).
+VOLATILE = re.compile(_CALL.format("|".join((*RANDOM_NAMES, "NOW", "TODAY", "OFFSET",
+                                             "INDIRECT"))), re.I)  # fmt: skip
+RANDOM = re.compile(_CALL.format("|".join(RANDOM_NAMES)), re.I)
 REF_MARK = "\x02"  # stands for a cell or range reference in a formula's skeleton
 
 

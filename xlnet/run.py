@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import a1
+from . import __version__, a1
+from .data import Dataset
 from .layout import (
     BETA1_NAME,
     BETA2_NAME,
@@ -162,3 +163,23 @@ def block_numbers(book: Book, block: Block, what: str) -> np.ndarray:
             )
         out[i, j] = float(v)
     return out
+
+
+def setting_values(program: Program, inputs: Inputs, dataset: Dataset) -> dict[str, object]:
+    """The value of each row of the Settings sheet, as the writer enters it (hidden is 0 for
+    the logistic regressor; one hidden layer's size is a number, several are text like "8,4");
+    read_run above reads them back."""
+    spec, d = program.spec, program.dims
+    hidden: object = 0
+    if spec.model == "mlp":
+        hidden = d.hidden[0] if len(d.hidden) == 1 else spec.hidden_text
+    source = f"{dataset.source or 'wine.csv'}, class column {dataset.target_name}"
+    return {
+        "model": spec.model, "output": spec.output, "hidden": hidden,
+        "activation": spec.activation if spec.model == "mlp" else "-", "epochs": spec.epochs,
+        LR_NAME: inputs.lr, N_NAME: inputs.n, "optimizer": spec.optimizer,
+        MOMENTUM_NAME: inputs.momentum, BETA1_NAME: inputs.beta1, BETA2_NAME: inputs.beta2,
+        EPS_NAME: inputs.epsilon, "seed": spec.seed, "layout": spec.layout,
+        "test_fraction": float(spec.test_fraction), "data": source,
+        "features": d.f, "classes": d.k, "version": __version__,
+    }  # fmt: skip

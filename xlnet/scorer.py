@@ -25,6 +25,7 @@ import xlsxwriter
 
 from . import a1
 from .data import Dataset
+from .errors import XlnetError
 from .evaluate import EMPTY, EvalError, Result, evaluate, is_error
 from .layout import DATA, DATA_TOP, Block
 from .ops import Env
@@ -33,9 +34,11 @@ from .program import STEP_GROUPS, Step, build_program
 from .run import block_numbers, read_run
 from .shown import format_literal
 from .spec import Spec, SpecError, parse_hidden
-from .verify import ENGINES, TOLERANCE, recompute
+from .tolerances import SCORER_TOLERANCE, scale
+from .training import prepare
+from .verification import ENGINES, recompute
 from .words import quantity
-from .workbook import FIXED_TIME, NUMBER_FORMAT, Progress, prepare
+from .workbook import FIXED_TIME, NUMBER_FORMAT, Progress
 from .xlsxio import BookError, read_book
 from .xlsxsheet import FastSheet
 
@@ -73,7 +76,7 @@ CLASS_ROW = NORM_HEAD + 4
 LAYERS_TOP = CLASS_ROW + 3
 
 
-class ScorerError(ValueError):
+class ScorerError(XlnetError, ValueError):
     """A model that cannot be exported as a scorer, or a file that is not a scorer."""
 
 
@@ -686,7 +689,7 @@ class ScorerCheck:
         )
         if self.ok:
             lines.append(
-                f"OK: {head}; every block within {TOLERANCE:g} of NumPy (max rel err "
+                f"OK: {head}; every block within {SCORER_TOLERANCE:g} of NumPy (max rel err "
                 f"{self.max_rel_error:.3g}), predicted classes exact, blank rows blank, no "
                 "error cells"
             )
@@ -836,8 +839,9 @@ def _compare_block(report, result: Result, model: Scorer, lay: ScorerLayout, nam
             if not _number(got):
                 problem = "is not a number"
             else:
-                rel = abs(float(got) - exp) / max(abs(exp), 1.0)
-                if not math.isfinite(rel) or rel > TOLERANCE:
+                # Norm-wise, as verify judges a block (tolerances.py).
+                rel = abs(float(got) - exp) / scale(expected[name])
+                if not math.isfinite(rel) or rel > SCORER_TOLERANCE:
                     problem = "differs from NumPy"
                 elif rel > report.max_rel_error:
                     report.max_rel_error = rel

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .errors import XlnetError
+
 MODELS = ("logreg", "mlp")
 OUTPUTS = ("softmax", "sigmoid")
 LAYOUTS = ("cells", "arrays")
@@ -33,8 +35,42 @@ MAX_TEST_FRACTION = 0.9
 MIN_EPSILON = 1e-300
 
 
-class SpecError(ValueError):
+class SpecError(XlnetError, ValueError):
     """A setting outside what xlnet can build."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take, which Spec, the API and the CLI all check."""
+
+    what: str
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def holds(self, v: float) -> bool:
+        above = self.lo < v if self.lo_open else self.lo <= v
+        below = v < self.hi if self.hi_open else v <= self.hi
+        return math.isfinite(v) and above and below
+
+    def refusal(self, v: object) -> str:
+        lo = f"above {self.lo:g} and" if self.lo_open else f"from {self.lo:g}"
+        hi = f"below {self.hi:g}" if self.hi_open else f"to {self.hi:g}"
+        if self.hi_open and not self.lo_open:
+            hi = f"up to, not including, {self.hi:g}"
+        return f"{self.what} must be {lo} {hi}, got {v}"
+
+
+# A momentum or beta of 1 never forgets (no decay); an epsilon of 1 or more swamps Adam's step.
+RANGES = {
+    "lr": Range("the learning rate", 0, MAX_LR, lo_open=True, hi_open=True),
+    "momentum": Range("momentum", 0, 1, hi_open=True),
+    "beta1": Range("beta1", 0, 1, hi_open=True),
+    "beta2": Range("beta2", 0, 1, hi_open=True),
+    "epsilon": Range("epsilon", MIN_EPSILON, 1, hi_open=True),
+    "test_fraction": Range("the test fraction", 0, MAX_TEST_FRACTION),
+}
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -93,21 +129,12 @@ class Spec:
                 f"hidden must be 1 to {MAX_LAYERS} layer sizes, each from 1 to {MAX_HIDDEN}, "
                 f"got {hidden}"
             )
-        lr = float(self.lr)
-        if not 0 < lr < MAX_LR:
-            raise SpecError(f"learning rate must be a positive number below {MAX_LR:g}, got {lr}")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise SpecError(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
-        for name in ("momentum", "beta1", "beta2"):
+        for name, allowed in RANGES.items():
             v = float(getattr(self, name))
-            if not 0 <= v < 1:
-                raise SpecError(f"{name} must be from 0 up to (not including) 1, got {v:g}")
-        eps = float(self.epsilon)
-        if not MIN_EPSILON <= eps < 1:
-            raise SpecError(f"epsilon must be from {MIN_EPSILON:g} to below 1, got {eps:g}")
-        tf = float(self.test_fraction)
-        if not (math.isfinite(tf) and 0 <= tf <= MAX_TEST_FRACTION):
-            raise SpecError(f"test fraction must be from 0 to {MAX_TEST_FRACTION:g}, got {tf:g}")
+            if not allowed.holds(v):
+                raise SpecError(allowed.refusal(f"{v:g}"))
 
     @property
     def layers(self) -> int:

@@ -15,9 +15,9 @@ import numpy as np
 
 from .evaluate import Result, evaluate
 from .layout import Block
+from .refs import RANDOM
 from .xlsxio import Book, BookError, Sheet, read_cached
 
-_RAND = re.compile(r"(?<![\w.])(?:_xlfn\.)?(RANDARRAY|RANDBETWEEN|RAND)\s*\(", re.I)
 # Joins formula texts so that one search tells whether any of them holds a pattern or a name:
 # neither a word character, nor ".", nor space, so none matches across it.
 _SEP = "\x00"
@@ -147,7 +147,7 @@ def working_copy(book: Book) -> Book:
 
 
 def uses_random(text: str) -> bool:
-    return _RAND.search(text) is not None
+    return RANDOM.search(text) is not None
 
 
 def pin_random(book: Book, path: Path) -> dict[Cell, str]:
@@ -158,19 +158,19 @@ def pin_random(book: Book, path: Path) -> dict[Cell, str]:
     texts += [t for sheet in book.sheets.values() for t, _, _ in sheet.arrays.values()]
     joined = _SEP.join(texts)
     # The common case in one pass over the text, not a search per cell.
-    if "RAND" not in joined.upper() or not _RAND.search(joined):
+    if "RAND" not in joined.upper() or not RANDOM.search(joined):
         return why
     hits = [
         (sheet, rc)
         for sheet in book.sheets.values()
         for rc, text in sheet.formulas.items()
-        if _RAND.search(text)
+        if RANDOM.search(text)
     ]
     hits += [
         (sheet, rc)
         for sheet in book.sheets.values()
         for rc, (text, _, _) in sheet.arrays.items()
-        if _RAND.search(text)
+        if RANDOM.search(text)
     ]
     if not hits:
         return why

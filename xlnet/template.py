@@ -10,9 +10,10 @@ from pathlib import Path
 
 from . import a1
 from .checks import CHECKS
+from .errors import XlnetError
 from .layout import Block
 
-# Templates ship inside the package (a link to the repository's templates/ folder).
+# Templates ship inside the package, as package data.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 KINDS = ("input", "param", "formula", "entered")
 _RANGE = re.compile(
@@ -20,7 +21,7 @@ _RANGE = re.compile(
 )
 
 
-class TemplateError(ValueError):
+class TemplateError(XlnetError, ValueError):
     """A template that cannot be used: unknown name, bad TOML, an inconsistent block."""
 
 

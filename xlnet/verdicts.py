@@ -8,19 +8,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .tolerances import GRADE_TOLERANCE, within
+
 VERDICTS = ("correct", "wrong", "missing", "not_formula", "error")
-# A block is correct when every cell is within GRADE_TOLERANCE * max(max|expected|, 1) of the
-# expected value: loose enough for any order of summation or an equivalent formula (EXP(Z)/SUM
-# with or without the max shift), tight enough that a wrong formula never passes.
-GRADE_TOLERANCE = 1e-6
 
 
 def close(got: np.ndarray, exp: np.ndarray) -> bool:
     """Whether `got` passes for `exp` (both finite, same shape, within GRADE_TOLERANCE)."""
     if got.shape != exp.shape or not np.isfinite(exp).all() or not np.isfinite(got).all():
         return False
-    scale = max(float(np.abs(exp).max(initial=0.0)), 1.0)
-    return bool((np.abs(got - exp) <= GRADE_TOLERANCE * scale).all())
+    return bool(within(got, exp, GRADE_TOLERANCE).all())
 
 
 @dataclass

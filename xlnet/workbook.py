@@ -10,22 +10,18 @@ from pathlib import Path
 import numpy as np
 import xlsxwriter
 
-from . import __version__
-from .data import Dataset, check_normalisable, split
+from .about import write_about
+from .data import Dataset
 from .labels import column_labels, row_labels
 from .layout import (
     ABOUT,
     BAND_HEADER,
-    BETA1_NAME,
-    BETA2_NAME,
     DATA,
     DATA_TOP,
-    EPS_NAME,
     EXERCISE_ROWS,
     HYPER_NAMES,
     INIT,
     LR_NAME,
-    MOMENTUM_NAME,
     N_NAME,
     OPTIMIZER_INPUTS,
     SETTING_ROWS,
@@ -37,11 +33,12 @@ from .layout import (
     Layout,
 )
 from .outfile import atomic_write, writer_options
-from .program import TEST_PREFIX, Program, build_program
-from .reference import Inputs, Key, initial_params, train
+from .program import TEST_PREFIX, Program
+from .reference import Inputs, Key
+from .run import setting_values
 from .shown import literal_format
 from .spec import Spec, SpecError
-from .words import as_typed, quantity
+from .training import Prepared, prepare
 from .xlsxsheet import FastSheet, straight_lines
 
 # A fixed creation time makes the same command write the same bytes.
@@ -57,79 +54,13 @@ class BuildResult:
     final_accuracy: float
     final_test_accuracy: float | None = None
     first_loss: float = float("nan")  # the first epoch's loss: a run whose loss rose ends above it
+    # Per epoch, NumPy's values of what the Summary sheet lists (the formulas recompute them).
+    losses: tuple[float, ...] = ()
+    accuracies: tuple[float, ...] = ()
+    test_accuracies: tuple[float, ...] | None = None
 
 
 Progress = Callable[[int, int], None]  # (formula cells written, formula cells in all)
-
-
-def inputs_for(program: Program, dataset: Dataset, spec: Spec, test: Dataset | None = None):
-    return Inputs(
-        raw=dataset.features,
-        label=dataset.labels[:, None],
-        classes=np.array([dataset.classes]),
-        init=initial_params(program, spec.seed),
-        lr=float(spec.lr),
-        n=float(dataset.n),
-        test_raw=None if test is None else test.features,
-        test_label=None if test is None else test.labels[:, None],
-        momentum=float(spec.momentum),
-        beta1=float(spec.beta1),
-        beta2=float(spec.beta2),
-        epsilon=float(spec.epsilon),
-    )
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A spec and dataset made ready to write: the split, the program, its layout, the run."""
-
-    spec: Spec
-    dataset: Dataset  # the samples trained on
-    test: Dataset | None
-    program: Program
-    layout: Layout
-    inputs: Inputs
-    values: dict[Key, np.ndarray]
-
-    @property
-    def final_loss(self) -> float:
-        return float(self.values[("Loss", self.spec.epochs)][0, 0])
-
-    @property
-    def first_loss(self) -> float:
-        return float(self.values[("Loss", 1)][0, 0])
-
-    @property
-    def final_accuracy(self) -> float:
-        return float(self.values[("Accuracy", self.spec.epochs)][0, 0])
-
-    def overflow(self) -> tuple[str, int] | None:
-        """The first (tensor, epoch) whose values leave the double range, if the run diverges
-        (an unbounded relu net at a large learning rate): a spreadsheet shows them as #NUM!."""
-        for e in range(1, self.spec.epochs + 1):
-            for step in self.program.epoch_steps:
-                if not np.isfinite(self.values[(step.out, e)]).all():
-                    return step.out, e
-        return None
-
-    @property
-    def final_test_accuracy(self) -> float | None:
-        key = (TEST_PREFIX + "Accuracy", self.spec.epochs)
-        return float(self.values[key][0, 0]) if key in self.values else None
-
-
-def prepare(spec: Spec, dataset: Dataset) -> Prepared:
-    """Split off the held-out samples (if asked), lay the run out and train NumPy on it."""
-    train_set, test = dataset, None
-    if spec.test_fraction > 0:
-        train_set, test = split(dataset, spec.test_fraction, spec.seed)  # checks both parts
-    else:  # a Dataset made in code has not been through load_csv's checks
-        check_normalisable(dataset.source or "the data", dataset.feature_names, dataset.features)
-    n_test = 0 if test is None else test.n
-    program = build_program(spec, train_set.n, train_set.f, train_set.k, n_test)
-    layout = Layout(program)
-    inputs = inputs_for(program, train_set, spec, test)
-    return Prepared(spec, train_set, test, program, layout, inputs, train(program, inputs))
 
 
 @dataclass(frozen=True)
@@ -166,7 +97,7 @@ def build(
     out = Path(out)
     cells = atomic_write(out, lambda tmp: _write(tmp, run, blanks, extra, about, progress))
     return BuildResult(out, cells, run.final_loss, run.final_accuracy, run.final_test_accuracy,
-                       run.first_loss)  # fmt: skip
+                       run.first_loss, *run.history())  # fmt: skip
 
 
 def formula_total(program: Program, layout: Layout, blanks: Blanks | None = None) -> int:
@@ -183,7 +114,7 @@ def formula_total(program: Program, layout: Layout, blanks: Blanks | None = None
     return total + sum(size(name) for name in (*program.summary, "Confusion"))
 
 
-class _Writer:
+class SheetWriter:
     def __init__(
         self, path: str, program: Program, layout: Layout, dataset: Dataset,
         blanks: Blanks | None = None,
@@ -269,7 +200,7 @@ def _write(
         run.inputs,
         run.values,
     )
-    w = _Writer(path, program, layout, dataset, blanks, extra, progress)
+    w = SheetWriter(path, program, layout, dataset, blanks, extra, progress)
     spec = program.spec
     _write_settings(w, program, layout, inputs, dataset)
     _write_data(w, program, layout, dataset, values)
@@ -278,7 +209,7 @@ def _write(
     _write_init(w, program, layout, values)
     _write_train(w, program, layout, values)
     _write_summary(w, program, layout, values)
-    _write_about(w, program, layout, dataset, inputs, about)
+    write_about(w, program, layout, dataset, inputs, about)
     for p in program.params:
         w.wb.define_name(f"{p}_init", "=" + layout.block("New " + p, 0).a1)
         w.wb.define_name(f"{p}_final", "=" + layout.block("New " + p, spec.epochs).a1)
@@ -290,29 +221,10 @@ def _write(
     return w.formulas
 
 
-def _setting_values(program: Program, inputs: Inputs, dataset: Dataset) -> dict[str, object]:
-    """The value of each row of the Settings sheet (hidden is 0 for the logistic regressor;
-    one hidden layer's size is a number, several are text like "8,4")."""
-    spec, d = program.spec, program.dims
-    hidden: object = 0
-    if spec.model == "mlp":
-        hidden = d.hidden[0] if len(d.hidden) == 1 else spec.hidden_text
-    source = f"{dataset.source or 'wine.csv'}, class column {dataset.target_name}"
-    return {
-        "model": spec.model, "output": spec.output, "hidden": hidden,
-        "activation": spec.activation if spec.model == "mlp" else "-", "epochs": spec.epochs,
-        LR_NAME: inputs.lr, N_NAME: inputs.n, "optimizer": spec.optimizer,
-        MOMENTUM_NAME: inputs.momentum, BETA1_NAME: inputs.beta1, BETA2_NAME: inputs.beta2,
-        EPS_NAME: inputs.epsilon, "seed": spec.seed, "layout": spec.layout,
-        "test_fraction": float(spec.test_fraction), "data": source,
-        "features": d.f, "classes": d.k, "version": __version__,
-    }  # fmt: skip
-
-
 def _write_settings(
-    w: _Writer, program: Program, layout: Layout, inputs: Inputs, dataset: Dataset
+    w: SheetWriter, program: Program, layout: Layout, inputs: Inputs, dataset: Dataset
 ) -> None:
-    value = _setting_values(program, inputs, dataset)
+    value = setting_values(program, inputs, dataset)
     inputs_here = (LR_NAME, N_NAME, *OPTIMIZER_INPUTS[program.spec.optimizer])
     ws = w.sheets[SETTINGS]
     for col, head in enumerate(("Setting", "Value", "Meaning")):
@@ -335,7 +247,11 @@ def _write_settings(
 
 
 def _write_data(
-    w: _Writer, program: Program, layout: Layout, dataset: Dataset, values: dict[Key, np.ndarray]
+    w: SheetWriter,
+    program: Program,
+    layout: Layout,
+    dataset: Dataset,
+    values: dict[Key, np.ndarray],
 ) -> None:
     ws = w.sheets[DATA]
     raw, label, x, y = (layout.block(n) for n in ("Raw", "Label", "X", "Y"))
@@ -361,7 +277,7 @@ def _write_data(
     ws.freeze_panes(DATA_TOP, 1)
 
 
-def _write_labels(w: _Writer, block: Block, labels: np.ndarray, dataset: Dataset) -> None:
+def _write_labels(w: SheetWriter, block: Block, labels: np.ndarray, dataset: Dataset) -> None:
     """The class column (inputs); text classes show their names over the codes they hold."""
     if not dataset.class_names:
         w.numbers(block, labels)
@@ -373,7 +289,7 @@ def _write_labels(w: _Writer, block: Block, labels: np.ndarray, dataset: Dataset
 
 
 def _write_test(
-    w: _Writer, program: Program, layout: Layout, test: Dataset, values: dict[Key, np.ndarray]
+    w: SheetWriter, program: Program, layout: Layout, test: Dataset, values: dict[Key, np.ndarray]
 ) -> None:
     ws = w.sheets[TEST]
     raw, label, x = (layout.block(TEST_PREFIX + n) for n in ("Raw", "Label", "X"))
@@ -392,7 +308,7 @@ def _write_test(
 
 
 def _write_init(
-    w: _Writer, program: Program, layout: Layout, values: dict[Key, np.ndarray]
+    w: SheetWriter, program: Program, layout: Layout, values: dict[Key, np.ndarray]
 ) -> None:
     ws = w.sheets[INIT]
     title = "Initial state" if program.state else "Initial weights"
@@ -405,7 +321,9 @@ def _write_init(
     ws.freeze_panes(2, 1)
 
 
-def _write_headers(w: _Writer, program: Program, block: Block, name: str, title_row: int) -> None:
+def _write_headers(
+    w: SheetWriter, program: Program, block: Block, name: str, title_row: int
+) -> None:
     """A block's name in the title row over its first column; in the row below, what each of
     its columns is (a feature, a unit, a class); beside the first weight matrix's rows (column
     A), the features those rows weigh."""
@@ -421,7 +339,7 @@ def _write_headers(w: _Writer, program: Program, block: Block, name: str, title_
             ws.write_string(block.row + i, 0, text, w.row_label)
 
 
-def _write_steps(w: _Writer, program: Program, layout: Layout, steps, epoch, values) -> None:
+def _write_steps(w: SheetWriter, program: Program, layout: Layout, steps, epoch, values) -> None:
     # Epoch blocks follow the chosen layout; the data preparation is always cell by cell.
     arrays = program.spec.layout == "arrays" and epoch is not None
     for step in steps:
@@ -450,7 +368,7 @@ def _write_steps(w: _Writer, program: Program, layout: Layout, steps, epoch, val
 
 
 def _write_train(
-    w: _Writer, program: Program, layout: Layout, values: dict[Key, np.ndarray]
+    w: SheetWriter, program: Program, layout: Layout, values: dict[Key, np.ndarray]
 ) -> None:
     ws = w.sheets[TRAIN]
     for epoch in range(1, program.spec.epochs + 1):
@@ -464,7 +382,7 @@ def _write_train(
 
 
 def _write_summary(
-    w: _Writer, program: Program, layout: Layout, values: dict[Key, np.ndarray]
+    w: SheetWriter, program: Program, layout: Layout, values: dict[Key, np.ndarray]
 ) -> None:
     ws = w.sheets[SUMMARY]
     e = program.spec.epochs
@@ -524,7 +442,7 @@ def epoch_axis(epochs: int) -> dict:
 
 
 def _write_confusion(
-    w: _Writer, program: Program, layout: Layout, values: dict[Key, np.ndarray]
+    w: SheetWriter, program: Program, layout: Layout, values: dict[Key, np.ndarray]
 ) -> None:
     """The last epoch's confusion matrix: rows the actual class, columns the predicted one."""
     ws = w.sheets[SUMMARY]
@@ -545,170 +463,3 @@ def _write_confusion(
     cached = values[("Confusion", None)] * (0 if w.blanks is not None else 1)
     fmt = w.count if step.op.whole else None
     w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached, fmt)
-
-
-def _exercise_lines(w: _Writer, program: Program, layout: Layout) -> list[tuple[str, object]]:
-    blanks = w.blanks
-    assert blanks is not None
-    who = f" for {blanks.student}" if blanks.student else ""
-    lines: list[tuple[str, object]] = [
-        ("head", f"Exercise{who}: fill in the blue blocks on the Train sheet"),
-        ("", "Given: the data (Data), the initial weights (Init), the learning rate and N "
-             f"(Settings), and these groups of blocks: {', '.join(blanks.given) or 'none'}."),
-        ("", "Write formulas, not numbers: each blue block must compute from the blocks it "
-             "reads, so that changing the learning rate recomputes the run. Use LN for logs."),
-        ("", "Fill every epoch: epoch k+1 starts from epoch k's New weights. Grade your work "
-             "with: xlnet check FILE"),
-        ("", ""),
-        ("head", "Blocks to fill (epoch 1; later epochs sit below, in the same columns)"),
-    ]  # fmt: skip
-    for step in program.epoch_steps:
-        if step.out in blanks.steps:
-            b = layout.block(step.out, 1)
-            args = ", ".join(a.name + (" (previous epoch)" if a.prev else "") for a in step.args)
-            lines.append(("", f"{step.out} at {b.a1}: {step.op.equation}   [from {args}]"))
-    lines.append(("", ""))
-    return lines
-
-
-def _write_about(
-    w: _Writer,
-    program: Program,
-    layout: Layout,
-    dataset: Dataset,
-    inputs: Inputs,
-    extra_sheets: tuple[str, ...] = (),
-) -> None:
-    spec, d = program.spec, program.dims
-    if spec.model == "logreg":
-        arch = f"logistic regressor, {d.f} -> {d.k}"
-    else:
-        widths = " -> ".join(f"{h} ({spec.activation})" for h in d.hidden)
-        arch = f"{spec.layers}-layer net, {d.f} -> {widths} -> {d.k}"
-    optimizer = {"sgd": "gradient descent", "momentum": "gradient descent with momentum",
-                 "adam": "Adam"}[spec.optimizer]  # fmt: skip
-    held = f", {d.n_test} held out on the Test sheet" if d.n_test else ""
-    lines: list[tuple[str, object]] = [
-        ("title", "xlnet: a model trained in live formulas"),
-        (
-            "",
-            f"Model: {arch}; output {spec.output}; {quantity(spec.epochs, 'epoch')} of full-batch "
-            f"{optimizer} on {d.n} samples{held}.",
-        ),
-        (
-            "",
-            "Every number computed while the model learns is a formula: change the learning "
-            "rate on the Settings sheet (defined name learning_rate) and the whole run "
-            "recomputes.",
-        ),
-        ("", ""),
-        ("head", "Sheets"),
-        *(("", line) for line in extra_sheets),
-        (
-            "",
-            "Summary: loss and accuracy per epoch (and test accuracy, with held-out samples), "
-            "their chart, and the last epoch's confusion matrix.",
-        ),
-        ("", "Settings: learning rate and sample count (inputs, yellow), the settings used."),
-        (
-            "",
-            f"Data: the raw {dataset.target_name} data (inputs), one-hot targets Y and the "
-            "z-score normalised features X, as formulas.",
-        ),
-        *(
-            [
-                (
-                    "",
-                    f"Classes: {dataset.target_name} is coded "
-                    + ", ".join(
-                        f"{c:g} = {n}"
-                        for c, n in zip(dataset.classes, dataset.class_names, strict=True)
-                    )
-                    + "; labels and class headers show the names, Prediction blocks the codes.",
-                )
-            ]
-            if dataset.class_names
-            else []
-        ),
-        *(
-            [
-                (
-                    "",
-                    "Test: the held-out samples (inputs), normalised with the training mean and "
-                    "std; each epoch scores them with that epoch's weights.",
-                )
-            ]
-            if d.n_test
-            else []
-        ),
-        (
-            "",
-            f"Init: the initial weights (inputs, seed {spec.seed})"
-            + (" and the optimizer's initial state." if program.state else "."),
-        ),
-        (
-            "",
-            f"Train: one band of rows per epoch, {layout.band_height} rows high, blocks left "
-            "to right in the order they are computed. Epoch k+1 starts from epoch k's New "
-            "weights.",
-        ),
-        ("", ""),
-        ("head", "Blocks of each epoch, in order"),
-    ]
-    if w.blanks is not None:
-        lines[1:1] = _exercise_lines(w, program, layout)
-    for step in program.epoch_steps:
-        args = ", ".join(a.name + (" (previous epoch)" if a.prev else "") for a in step.args)
-        lines.append(("", f"{step.out}: {step.op.equation}   [from {args}]"))
-    lines += [
-        ("", ""),
-        ("head", "Conventions"),
-        (
-            "",
-            "Z = X.W + b with one bias per unit; dZ = A - Y at the output; dW = A_in'.dZ / N; "
-            "db = sum(dZ) / N; "
-            + {
-                "sgd": "New P = P - learning_rate * dP.",
-                "momentum": "V = momentum * V + dP, New P = P - learning_rate * V.",
-                "adam": "M = b1 M + (1-b1) dP, S = b2 S + (1-b2) dP*dP, New P = P - "
-                "learning_rate * (M/(1-b1^t)) / (sqrt(S/(1-b2^t)) + epsilon), where b1^t and "
-                "b2^t (t = the epoch) are carried as running products b1 * b1^(t-1), from 1.",
-            }[spec.optimizer],
-        ),
-        (
-            "",
-            "Loss is the per-sample loss averaged over the N samples; a sigmoid output sums "
-            "the binary cross-entropy over the classes.",
-        ),
-        (
-            "",
-            "Guards: softmax subtracts the row maximum; sigmoid inputs are clamped to +-700 "
-            "before EXP; LN gets A + 1E-300, so no cell ever shows #NUM! or #DIV/0!.",
-        ),
-        (
-            "",
-            "Layout: "
-            + (
-                "cells, one formula per number, as a person builds it by hand."
-                if spec.layout == "cells"
-                else "arrays, one legacy array formula (shown in braces, entered with "
-                "Ctrl+Shift+Enter) per block of each epoch."
-            ),
-        ),
-        ("", "Check it: xlnet verify FILE recomputes every formula and compares it with NumPy."),
-        ("", ""),
-        ("head", "Settings used"),
-    ]
-    values = _setting_values(program, inputs, dataset)
-    unused = set(HYPER_NAMES) - set(OPTIMIZER_INPUTS[spec.optimizer])
-    if spec.model != "mlp":
-        unused |= {"hidden", "activation"}
-    for key, label, _ in SETTING_ROWS:
-        if key in unused:
-            continue
-        lines.append(("", f"{label}: {as_typed(values[key])}"))
-    ws = w.sheets[ABOUT]
-    head = w.wb.add_format({"bold": True, "font_size": 12})
-    for row, (kind, text) in enumerate(lines):
-        ws.write(row, 0, text, {"title": w.title, "head": head}.get(kind))
-    ws.set_column(0, 0, 120)

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .errors import XlnetError
 from .sheetxml import MAX_GRID_CELLS, Cells, read_sheet
 from .xmlstream import CHUNK, PartError, feed, parser, read_strings
 
 __all__ = ["MAX_GRID_CELLS", "Book", "BookError", "Sheet", "read_book", "read_cached"]
 
 
-class BookError(ValueError):
+class BookError(XlnetError, ValueError):
     """A file that is not an .xlsx workbook xlnet can read."""
 
 

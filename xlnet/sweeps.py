@@ -24,14 +24,20 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xlsxwriter
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 from .data import Dataset
+from .errors import XlnetError
 from .spec import Spec, SpecError
+from .training import prepare
 from .words import quantity
-from .workbook import LINE_CHART, NUMBER_FORMAT, BuildResult, Progress, build, epoch_axis, prepare
+from .workbook import LINE_CHART, NUMBER_FORMAT, BuildResult, Progress, build, epoch_axis
 from .xlsxsheet import FastSheet, straight_lines
 
 SWEEP = "Sweep"  # the sheet's name; workbook.build places extra sheets right after About
@@ -56,7 +62,7 @@ BEST_MARK = "<- best"
 BEST_LINE = {"width": 3.0, "color": "#C00000"}
 
 
-class SweepError(ValueError):
+class SweepError(XlnetError, ValueError):
     """A grid that cannot be swept or a sweep that cannot be written."""
 
 
@@ -168,6 +174,19 @@ class SweepResult:
             lines.append(line(row, BEST_MARK if i == self.best_index else ""))
         lines += ["", self.best_line()]
         return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The results table: one row per run, in grid order: hidden (a tuple of sizes; None
+        for logreg), lr, final_loss, train_accuracy, test_accuracy, finite, rank, best."""
+        import pandas as pd
+
+        rows = []
+        for i, r in enumerate(self.runs):
+            doc = self._run_json(i)
+            del doc["losses"]
+            doc["hidden"] = r.hidden if r.hidden else None
+            rows.append(doc)
+        return pd.DataFrame(rows)
 
     def to_json(self) -> dict:
         """The sweep as JSON-ready data: non-finite numbers are null, hidden is "5" or "8,4"
@@ -446,7 +465,3 @@ def _columns(result: SweepResult) -> list[_Column]:
         ("Best", False, lambda i, r: "best" if i == result.best_index else ""),
     ]
     return cols
-
-
-def _or_dash(x: float | None) -> float | str:
-    return "-" if x is None else x

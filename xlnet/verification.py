@@ -7,30 +7,25 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from . import a1
 from .evaluate import EMPTY, EvalError, Result, evaluate, from_cached
 from .layout import Block
 from .ops import Env
 from .program import Program, Step
-from .reference import FD_TOLERANCE, Key, gradient_check, train
+from .reference import Key, gradient_check, train
 from .result import FormulaCells
 from .run import Run, read_run  # read_run: callers still import it from here
+from .tolerances import CHAOS, FD_TOLERANCE, LOCAL_TOLERANCE, TOLERANCE
 from .words import quantity
 from .xlsxio import Book, read_book, read_cached
 
-# Norm-wise relative error of a block: |got - expected| <= TOLERANCE * max(max|block|, 1) for
-# every cell. Relative to the block's largest value because cancellation (dZ = A - Y, sums of
-# +-terms) leaves rounding noise proportional to the operands, not to the small result; with a
-# floor of 1, so blocks of small numbers are held to 1e-9 absolute.
-TOLERANCE = 1e-9
-# The local check: each block against NumPy applied to the values the engine computed for the
-# blocks it reads (one step's rounding, ~1e-15). It is what proves each formula right where the
-# run is chaotic (a two-layer net at lr 50): there the engine's and NumPy's last-digit
-# differences grow every epoch until the trajectories part, though every step is right.
-LOCAL_TOLERANCE = 1e-9
 # LibreOffice's files keep 15 significant digits, so the values a local check reads from them
 # are rounded. Where a step is ill-conditioned (LN(1 - A) as a sigmoid saturates) that is
 # amplified, so the local check forgives, per cell, SLACK times the change that inputs shaken
@@ -40,9 +35,6 @@ PERTURB = {"formulas": 0.0, "libreoffice": 1e-14}  # formulas: the exact doubles
 SLACK = 10.0
 # Steps whose result is exact (a comparison, a count, a copy): never any slack.
 EXACT_OPS = ("onehot", "accuracy", "test_accuracy", "confusion", "copy")
-# NumPy's own run is sensitive from the epoch where weights moved by a few units in the last
-# place change some block by more than this (relative to the block's largest value).
-CHAOS = 1e-12
 ENGINES = ("formulas", "libreoffice")
 FD_CHECK = "FD gradient check"  # the report row of the reference's own gradient check
 
@@ -63,6 +55,11 @@ class BlockCheck:
     problem: str | None = None
     local_rel_error: float | None = None  # against NumPy on the engine's own upstream values
     structural: int = 0  # cells empty, not formulas or not numbers: never mere drift
+
+
+_FRAME_COLUMNS = ("block", "epoch", "status", "max_error", "max_abs_error", "cells",
+                  "wrong_cells", "local_error", "cell", "formula", "expected", "got",
+                  "problem")  # fmt: skip
 
 
 @dataclass
@@ -95,6 +92,23 @@ class Report:
     @property
     def drifting(self) -> list[BlockCheck]:
         return [b for b in self.blocks if b.status == "drift"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (block, epoch) checked: block, epoch (None before and after training),
+        status ("ok", "drift", "FAIL"), max_error (relative to the block), max_abs_error,
+        cells, wrong_cells, and where a failure's first wrong cell is."""
+        import pandas as pd
+
+        rows = [
+            {"block": b.block, "epoch": b.epoch, "status": b.status,
+             "max_error": b.max_rel_error, "max_abs_error": b.max_abs_error, "cells": b.cells,
+             "wrong_cells": b.wrong_cells, "local_error": b.local_rel_error, "cell": b.cell,
+             "formula": b.formula, "expected": b.expected, "got": b.got, "problem": b.problem}
+            for b in self.blocks
+        ]  # fmt: skip
+        frame = pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
+        frame["epoch"] = frame["epoch"].astype("Int64")  # None before and after training
+        return frame
 
     def to_json(self) -> dict:
         return {

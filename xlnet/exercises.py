@@ -15,6 +15,7 @@ import numpy as np
 
 from .checks import step_check
 from .data import Dataset
+from .errors import XlnetError
 from .grade import Task, tasks_from_template
 from .layout import SETTINGS, TRAIN, setting_block
 from .outfile import atomic_write
@@ -31,7 +32,7 @@ MAX_ROSTER = 2000
 STUDENT_SHEET = "Student"  # in a template's per-student copy: who it is for, seed, lr
 
 
-class ExerciseError(ValueError):
+class ExerciseError(XlnetError, ValueError):
     """An exercise that cannot be written: a bad roster, an unknown group."""
 
 
