@@ -13,7 +13,7 @@ from pathlib import Path
 
 from xlnet.data import load_wine
 from xlnet.spec import Spec
-from xlnet.verify import verify
+from xlnet.verification import verify
 from xlnet.workbook import build
 
 
