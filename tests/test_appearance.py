@@ -44,11 +44,21 @@ def files(tmp_path_factory) -> dict[str, Path]:
         ).path,
         "one-epoch": build(Spec(epochs=1), wine, d / "one.xlsx").path,
     }
+    out["exercise"] = build(Spec(model="mlp", epochs=2), wine, d / "ex.xlsx",
+                            blanks=_blanks()).path  # fmt: skip
     scorer = scorer_from_training(Spec(model="mlp", epochs=EPOCHS), wine)
     out["scorer"] = write_scorer(scorer, d / "scorer.xlsx", rows=20, examples=5).path
     sweep = run_sweep(Spec(model="mlp", epochs=200), wine, [(2,), (5,)], [0.1, 1.0])
     out["sweep"] = write_sweep(sweep, wine, d / "sweep.xlsx").path
     return out
+
+
+def _blanks():
+    from xlnet.program import STEP_GROUPS
+    from xlnet.workbook import Blanks
+
+    todo = frozenset(step for step, group in STEP_GROUPS.items() if group != "params")
+    return Blanks(todo, ("params",))
 
 
 def _column_width(ws, col: int) -> float:
@@ -80,7 +90,7 @@ def _too_narrow(path: Path, narrower: dict[tuple[str, int], float] | None = None
     return bad
 
 
-@pytest.mark.parametrize("name", ["mlp", "deep-adam-test", "scorer", "sweep"])
+@pytest.mark.parametrize("name", ["mlp", "deep-adam-test", "scorer", "sweep", "exercise"])
 def test_every_column_is_as_wide_as_what_it_shows(files, name):
     assert _too_narrow(files[name]) == []
 
@@ -145,9 +155,11 @@ def test_train_bands_label_their_columns_and_the_weights_rows(files):
     a1, a2 = row["A1"], row["A2"]
     assert [labels[a1 + j] for j in range(5)] == [f"unit {j + 1}" for j in range(5)]
     assert [labels[a2 + j] for j in range(3)] == ["Cultivar 1", "Cultivar 2", "Cultivar 3"]
-    assert [ws.cell(3 + i, 1).value for i in range(wine.f)] == list(wine.feature_names)
+    assert [ws.cell(3 + i, 1).value for i in range(wine.f)] == [
+        f"W1: {n}" for n in wine.feature_names
+    ]
     assert ws.cell(1, row["W1"]).value == "W1"  # the blocks did not move: W1 from B3
-    assert ws["B3"].value is not None and ws["A3"].value == wine.feature_names[0]
+    assert ws["B3"].value is not None and ws["A3"].value == "W1: " + wine.feature_names[0]
 
 
 def test_counts_and_classes_show_as_whole_numbers(files):
@@ -223,3 +235,29 @@ def test_messages_count_in_the_singular(tmp_path, capsys):
     assert main(["build", "logreg", "--epochs", "1", "-o", str(tmp_path / "one.xlsx")]) == 0
     out = capsys.readouterr().out
     assert "1 epoch," in out and "1 epochs" not in out
+
+
+def test_blank_blocks_keep_their_headers_whole(files):
+    """An exercise's blocks are blank: their headers and labels set the widths, and a blank
+    block column is never narrowed like the spacer between two blocks."""
+    ws = openpyxl.load_workbook(files["exercise"])["Train"]
+    labels = [c for c in ws[2] if isinstance(c.value, str)]
+    assert labels and all(_column_width(ws, c.column) >= len(c.value) for c in labels)
+    names = [c for c in ws[1] if isinstance(c.value, str) and c.column > 1]
+    assert all(_column_width(ws, c.column) >= DEFAULT_WIDTH for c in names)
+
+
+def test_long_class_names_fit_their_columns(tmp_path):
+    names = ["HOODED WARBLER WOMAN", "MOUNTAIN WOOD WARBLER MALE", "WESTERN MEADOWLARK MALE WINTER"]
+    path = tmp_path / "birds.csv"
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["species", "x", "y"])
+        for i in range(30):
+            out.writerow([names[i % 3], i % 3 + (i % 7) / 10, (i * 37 % 11) / 3])
+    book = build(Spec(model="mlp", hidden=(2,), epochs=2), load_csv(path, "species"),
+                 tmp_path / "birds.xlsx").path  # fmt: skip
+    assert _too_narrow(book) == []
+    init = openpyxl.load_workbook(book)["Train"]
+    last = next(c for c in init[2] if c.value == names[2])
+    assert _column_width(init, last.column) >= len(names[2])

@@ -343,3 +343,19 @@ def test_hostile_inputs_train_silently_and_fail_the_gradient_check(wine):
     huge = {p: v * 1e300 if p.startswith("W") else v for p, v in inputs.init.items()}
     worst, _ = gradient_check(program, replace(inputs, init=huge))
     assert not worst <= FD_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("x" * 65, "at most 64"), ("a_x005F_b", "_xHHHH_"), ("#N/A", "error value"),
+     (" #div/0! ", "error value")],
+)  # fmt: skip
+def test_class_names_that_cannot_read_back_are_refused(tmp_path, capsys, name, says):
+    from xlnet.cli import main
+
+    path = tmp_path / "c.csv"
+    path.write_text(f"k,x\n{name},1\nb,2\n{name},3\nb,4\n", encoding="utf-8")
+    assert main(["build", "logreg", "--data", str(path), "-o", str(tmp_path / "o.xlsx")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "c.csv" in err[0] and says in err[0]
+    assert not (tmp_path / "o.xlsx").exists()

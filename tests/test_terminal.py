@@ -468,3 +468,21 @@ def test_students_csv_names_each_file_by_the_student(tmp_path, capsys):
     path = tmp_path / (names[0].replace(" ", "_") + ".xlsx")
     assert student_of(read_book(path)) == names[0]
     assert len(list(tmp_path.glob("*.xlsx"))) == len(names)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["exercise", "--template", "klaas-ch1", "--lr", "0.5"], "--lr goes with --roster"),
+     (["exercise", "--template", "klaas-ch1", "--seed", "3"], "--seed goes with --roster"),
+     (["exercise", "logreg", "--template", "klaas-ch1"], "not both")],
+)  # fmt: skip
+def test_template_exercise_refuses_what_it_would_ignore(tmp_path, capsys, argv, says):
+    assert main([*argv, "-o", str(tmp_path / "t.xlsx")]) == EXIT_USAGE
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and says in err[0] and not (tmp_path / "t.xlsx").exists()
+
+
+def test_an_output_under_a_file_says_so(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    assert main(["build", "logreg", "-o", str(tmp_path / "afile" / "x.xlsx")]) == EXIT_USAGE
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -547,7 +547,8 @@ def _out_path(cmd: str, text: str, inputs: tuple[Path, ...] = ()) -> Path:
     """An output .xlsx path whose folder exists and which is not one of the inputs."""
     out = Path(text)
     if not out.parent.is_dir():
-        raise UsageError(f"xlnet {cmd}: folder {str(out.parent)!r} does not exist")
+        what = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise UsageError(f"xlnet {cmd}: folder {str(out.parent)!r} {what}")
     if out.suffix.lower() != ".xlsx":
         raise UsageError(f"xlnet {cmd}: output {str(out)!r} must end in .xlsx")
     if out.is_dir():
@@ -598,11 +599,20 @@ def _refuse_in_exercise(args: argparse.Namespace) -> None:
     """The exercise's options that the run asked for would ignore."""
     given = _given_options(args)
     if args.template:
+        if args.model is not None:
+            raise UsageError(f"xlnet exercise: give {args.model} or --template, not both "
+                             "(the template's workbook fixes the model)")  # fmt: skip
         for dest in ("hidden", "activation", "output", "layout", "epochs", "given"):
             if dest in given:
                 raise UsageError(
                     f"xlnet exercise: {given[dest]} does not apply to --template "
                     "(its workbook fixes the model and the blocks)"
+                )
+        for dest in ("lr", "seed"):
+            if dest in given and not args.roster:
+                raise UsageError(
+                    f"xlnet exercise: {given[dest]} goes with --roster for a --template: the "
+                    "blank workbook is written as the book has it"
                 )
     elif args.model is not None:
         _refuse_inapplicable("exercise", args, args.model)
@@ -743,8 +753,9 @@ def _export_scorer(args: argparse.Namespace) -> int:
     bar = progress_bar("formula cells")
     with closing(bar):
         res = write_scorer(scorer, out, rows=args.rows, examples=args.examples, progress=bar)
-    print(f"wrote {res.path}: {res.rows} input rows at {res.inputs} (Score sheet), weights "
-          f"from {origin}; predicted class in {res.predicted}")  # fmt: skip
+    rows = quantity(res.rows, "input row")
+    print(f"wrote {res.path}: {rows} at {res.inputs} (Score sheet), weights from {origin}; "
+          f"predicted class in {res.predicted}")  # fmt: skip
     if scorer.losses is not None:
         _warn_if_loss_rose("export-scorer", *scorer.losses, scorer.spec.epochs)
     if not args.check:
@@ -753,7 +764,7 @@ def _export_scorer(args: argparse.Namespace) -> int:
     with ticking("checking the scorer's formulas"):
         report = check_scorer(res.path, samples, scorer)
     print(
-        f"check: {len(samples)} training samples scored by the formulas engine "
+        f"check: {quantity(len(samples), 'training sample')} scored by the formulas engine "
         + ("match NumPy's predictions and probabilities" if report.ok else "differ from NumPy:")
     )
     if not report.ok:

@@ -227,6 +227,25 @@ def _check_header(path: Path, header: list[str]) -> None:
             )
 
 
+MAX_CLASS_NAME = 64  # a header wider than this would not fit a column (Excel's: 255 digits)
+# Text a spreadsheet file stores escaped (_x0041_) or shows as an error value: a class name
+# like these would not read back as written.
+_ESCAPE_LIKE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+_ERROR_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                 "#GETTING_DATA", "#SPILL!", "#CALC!")  # fmt: skip
+
+
+def _class_name_problem(name: str) -> str | None:
+    """Why a class name cannot be shown and read back whole, or None."""
+    if len(name) > MAX_CLASS_NAME:
+        return f"is {len(name)} characters long; a class name has at most {MAX_CLASS_NAME}"
+    if _ESCAPE_LIKE.search(name):
+        return "holds _xHHHH_, which an .xlsx file reads as an escaped character"
+    if name.strip().upper() in _ERROR_VALUES:
+        return "is a spreadsheet error value; name the class otherwise"
+    return None
+
+
 def _xml_char(ch: str) -> bool:
     """Whether XML 1.0 (the text of an .xlsx) can hold `ch`: tab, line breaks and the
     printable range; not the other C0 controls, U+FFFE, U+FFFF or lone surrogates."""
@@ -364,6 +383,10 @@ def _class_column(
                 f"{path}: line {lines[i]}, column {target!r}: the class {name!r} holds "
                 f"{_describe(bad)}; a class name must be printable text"
             )
+        problem = _class_name_problem(name)
+        if problem is not None:
+            raise DataError(f"{path}: line {lines[i]}, column {target!r}: the class {name!r} "
+                            f"{problem}")  # fmt: skip
     code = {name: k + 1.0 for k, name in enumerate(names)}
     out[:] = [code[c] for c in cells]
     return tuple(names)

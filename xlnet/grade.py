@@ -29,6 +29,7 @@ from .submission import Entered, WorkingCopy, as_number, uses_random
 from .template import BlockSpec, SheetSpec
 from .tolerances import GRADE_TOLERANCE
 from .verdicts import VERDICTS, BlockGrade, FileGrade, SheetGrade, close
+from .words import quantity
 from .xlsxio import Book, BookError, read_book
 
 __all__ = [
@@ -323,8 +324,8 @@ class _Grader:
         return BlockGrade(
             spec.block_name, "not_formula", f"{block.sheet}!{a1.cell(r, c)}", None,
             _finite(values[i, j]), self.cells.value(block.sheet, r, c), len(typed),
-            f"{len(typed)} cells hold typed or pasted values; {spec.block_name} must be "
-            "computed by formulas", epoch=spec.epoch,
+            f"{quantity(len(typed), 'cell')} with typed or pasted values; "
+            f"{spec.block_name} must be computed by formulas", epoch=spec.epoch,
         )  # fmt: skip
 
 

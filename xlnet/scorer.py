@@ -109,8 +109,9 @@ class Scorer:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """How each class is shown: its name, or its value."""
-        return self.class_names or tuple(f"{c:g}" for c in self.classes)
+        """How each class is shown: its name, or the class column's name and its value, as
+        in the training workbook ("Cultivar 1")."""
+        return self.class_names or tuple(f"{self.target_name} {c:g}" for c in self.classes)
 
     def shown(self, code: float) -> str | float:
         """What the Predicted column shows for a class value: its name, or the value."""
@@ -694,7 +695,8 @@ class ScorerCheck:
                 "error cells"
             )
         else:
-            wrong = f"{quantity(self.mismatch_count, 'cell')} wrong in {len(self.counts)} blocks"
+            wrong = (f"{quantity(self.mismatch_count, 'cell')} wrong in "
+                     f"{quantity(len(self.counts), 'block')}")  # fmt: skip
             lines.append(f"FAILED: {head}; {wrong}, {len(self.error_cells)} error cells")
         return "\n".join(lines)
 

@@ -21,6 +21,8 @@ BOLD = 1.08
 MAX_PX = 60 * DIGIT_PX  # a column never grows past 60 digits: longer text is wrapped prose
 DEFAULT_PX = 64  # a column Excel has not been told the width of: 8.43 digits and padding
 SPACER_PX = 3 * DIGIT_PX  # an empty column between two blocks
+EXCEL_MAX_PX = 255 * DIGIT_PX  # Excel's widest column: 255 characters
+HEADER_CHARS = 40  # text this short is a header and is never cut off; longer text may spill
 
 # Literal text in a number format: quoted runs, and backslash-escaped characters.
 _LITERAL = re.compile(r'"([^"]*)"|\\(.)', re.DOTALL)
@@ -98,7 +100,11 @@ def number_px(text: str, bold: bool = False, size: float = 11) -> int:
     return math.ceil(DIGIT_PX * len(text) * (BOLD if bold else 1) * size / 11)
 
 
-def column_px(content_px: int) -> int:
-    """The width, in pixels, of a column whose widest content needs `content_px`: never
-    narrower than a default column, where a number typed in later still fits."""
-    return max(min(math.ceil(content_px * SLACK) + PADDING_PX, MAX_PX), DEFAULT_PX)
+def column_px(text_px: int, numbers_px: int = 0) -> int:
+    """The width, in pixels, of a column whose widest text needs `text_px` and widest number
+    `numbers_px`: text no wider than MAX_PX (prose may wrap), numbers whatever they need (a
+    number too wide shows ###), and never narrower than a default column, where a number
+    typed in later still fits."""
+    text = min(math.ceil(text_px * SLACK) + PADDING_PX, MAX_PX)
+    number = min(math.ceil(numbers_px * SLACK) + PADDING_PX, EXCEL_MAX_PX)
+    return max(text, number, DEFAULT_PX)

@@ -438,6 +438,7 @@ def _write_sheet(wb: xlsxwriter.Workbook, formats: dict, result: SweepResult) ->
     chart.set_legend(legend)
     chart.set_size({"width": CHART_WIDTH, "height": chart_height})
     ws.insert_chart(TABLE_TOP, CHART_COL, chart)
+    ws.freeze_panes(0, 1)  # run and epoch numbers stay in view across a wide grid
 
 
 def _columns(result: SweepResult) -> list[_Column]:

@@ -209,7 +209,7 @@ class Report:
         for b in self.failures:
             lines.append(
                 f"FAIL {b.block} epoch {b.epoch if b.epoch is not None else '-'}: "
-                f"{b.wrong_cells} of {b.cells} cells wrong; first {b.cell} {b.formula} "
+                f"{b.wrong_cells} of {quantity(b.cells, 'cell')} wrong; first {b.cell} {b.formula} "
                 f"expected {b.expected!r} got {b.got!r}" + (f" ({b.problem})" if b.problem else "")
             )
         for e in self.error_cells[:20]:
@@ -230,8 +230,8 @@ class Report:
         drift = self.drifting
         if drift and self.failures:
             lines.append(
-                f"DRIFT: {len(drift)} blocks after the first failure differ from the NumPy "
-                "trajectory only because of it: each matches NumPy applied to the values it "
+                f"DRIFT: {quantity(len(drift), 'block')} after the first failure differ from the "
+                "NumPy trajectory only because of it: each matches NumPy applied to the values it "
                 f"reads within {LOCAL_TOLERANCE:g}"
             )
         elif drift:
@@ -239,7 +239,7 @@ class Report:
             since = f"from epoch {min(epochs)}, " if epochs else ""
             worst = max(b.max_rel_error for b in drift)
             lines.append(
-                f"DRIFT: {len(drift)} blocks part from the NumPy trajectory ({since}"
+                f"DRIFT: {quantity(len(drift), 'block')} part from the NumPy trajectory ({since}"
                 f"max rel err {worst:.3g}), yet each matches NumPy applied to the "
                 f"values it reads within {LOCAL_TOLERANCE:g}: every formula is right, and the "
                 "run amplifies last-digit differences (a chaotic learning rate)"

@@ -336,7 +336,8 @@ def _write_headers(
     rows = row_labels(program, w.dataset, name)
     if rows is not None and block.col == 1:
         for i, text in enumerate(rows):
-            ws.write_string(block.row + i, 0, text, w.row_label)
+            # Named for the block: the same rows are samples of Z, A and dZ, units of W2.
+            ws.write_string(block.row + i, 0, f"{name}: {text}", w.row_label)
 
 
 def _write_steps(w: SheetWriter, program: Program, layout: Layout, steps, epoch, values) -> None:

@@ -22,13 +22,14 @@ import re
 from xlsxwriter.utility import xl_rowcol_to_cell_fast
 from xlsxwriter.worksheet import (
     CellArrayFormulaTuple,
+    CellBlankTuple,
     CellFormulaTuple,
     CellNumberTuple,
     CellStringTuple,
     Worksheet,
 )
 
-from .shown import SPACER_PX, column_px, number_px, shown, text_px
+from .shown import DEFAULT_PX, HEADER_CHARS, SPACER_PX, column_px, number_px, shown, text_px
 
 # A function call: the whole run of name characters before a "(" (dots included, as in
 # STDEV.P); a "(" after an operator or another "(" is a group, not a call. ASCII only, and
@@ -54,12 +55,18 @@ class FastSheet(Worksheet):
     def fit_columns(self) -> None:
         """Widen every column to the widest text it shows (numbers in their number format,
         bold and larger fonts included), so that no cell shows `###` and no header is cut off.
-        Text with nothing to its right may spill over and is not counted; columns given a
-        width with set_column keep it."""
+        Longer text (a title, prose) with nothing to its right may spill over and is not
+        counted; a formatted blank (a cell for a student to fill) keeps a default width;
+        columns given a width with set_column keep it."""
         table = self.str_table  # a dict while cells are written, a list once the file is
         strings = table.string_array or sorted(table.string_table, key=table.string_table.get)
-        need: dict[int, int] = {}
+        text: dict[int, int] = {}  # column -> pixels its text needs (capped: prose may wrap)
+        numbers: dict[int, int] = {}  # column -> pixels its numbers need (never capped: ###)
         spans: dict[tuple[int, object], list[float]] = {}  # fixed-decimal numbers: min, max
+
+        def note(into: dict[int, int], col: int, px: int) -> None:
+            into[col] = max(into.get(col, 0), px)
+
         for cells in self.table.values():
             for col, cell in cells.items():
                 kind, fmt = cell.__class__, cell.format
@@ -68,10 +75,12 @@ class FastSheet(Worksheet):
                 elif kind is CellFormulaTuple or kind is CellArrayFormulaTuple:
                     value = cell.value
                 elif kind is CellStringTuple:
-                    if col + 1 not in cells:
-                        continue
-                    px = _text_px(strings[cell.string], fmt)
-                    need[col] = max(need.get(col, 0), px)
+                    shown_text = strings[cell.string]
+                    if col + 1 in cells or len(shown_text) <= HEADER_CHARS:
+                        note(text, col, _text_px(shown_text, fmt))
+                    continue
+                elif kind is CellBlankTuple and fmt is not None:
+                    note(numbers, col, DEFAULT_PX)
                     continue
                 else:
                     continue
@@ -81,16 +90,17 @@ class FastSheet(Worksheet):
                         span = spans.setdefault((col, fmt), [value, value])
                         span[0], span[1] = min(span[0], value), max(span[1], value)
                         continue
-                px = _value_px(value, fmt)
-                need[col] = max(need.get(col, 0), px)
+                    note(numbers, col, _value_px(value, fmt))
+                else:
+                    note(text, col, _value_px(value, fmt))
         for (col, fmt), ends in spans.items():
-            need[col] = max(need.get(col, 0), *(_value_px(v, fmt) for v in ends))
-        used = sorted(need)
+            note(numbers, col, max(_value_px(v, fmt) for v in ends))
+        used = sorted(set(text) | set(numbers))
         for col in range(used[0] if used else 0, used[-1] + 1 if used else 0):
             if col in self.col_info:
                 continue
-            if col in need:
-                self.set_column_pixels(col, col, column_px(need[col]))
+            if col in text or col in numbers:
+                self.set_column_pixels(col, col, column_px(text.get(col, 0), numbers.get(col, 0)))
             elif self.narrow_spacers:
                 self.set_column_pixels(col, col, SPACER_PX)
 
