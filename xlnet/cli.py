@@ -161,7 +161,7 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError(f"xlnet check: report {str(report)!r} must end in .csv")
         if any(f.exists() and report.exists() and f.resolve() == report.resolve() for f in files):
             raise UsageError(f"xlnet check: report {str(report)!r} is also a submission")
-    progress = None if args.json else _progress_printer("files")
+    progress = progress_bar("files", enabled=not args.json)
     given = parse_given(args.given) if args.given is not None else None
     grades = grade_files(files, template, jobs=args.jobs, progress=progress, given=given)
     if report is not None:
@@ -330,11 +330,6 @@ def _training_flags_given(args: argparse.Namespace) -> list[str]:
     """The model and training options given on the command line (whatever their value)."""
     skip = {"command", "source", "out", "rows", "examples", "check"}
     return [flag for dest, flag in _given_options(args).items() if dest not in skip]
-
-
-def _progress_printer(unit: str = "cells"):
-    """A progress bar on stderr; None off a terminal (kept for callers of the old name)."""
-    return progress_bar(unit)
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -816,6 +816,8 @@ def _compare_block(report, result: Result, model: Scorer, lay: ScorerLayout, nam
                    expected: dict[str, np.ndarray], position: dict[int, int]) -> None:  # fmt: skip
     block = lay.blocks[name]
     s = result.index(SCORE)
+    # Norm-wise, as verify judges a block (tolerances.py): against the block's largest value.
+    block_scale = scale(expected[name]) if name != PREDICTION else 1.0
     for i, j, r, c in block.cells():
         got = result.value(SCORE, r, c)
         formula = result.formulas.get((s, r, c))
@@ -841,8 +843,7 @@ def _compare_block(report, result: Result, model: Scorer, lay: ScorerLayout, nam
             if not _number(got):
                 problem = "is not a number"
             else:
-                # Norm-wise, as verify judges a block (tolerances.py).
-                rel = abs(float(got) - exp) / scale(expected[name])
+                rel = abs(float(got) - exp) / block_scale
                 if not math.isfinite(rel) or rel > SCORER_TOLERANCE:
                     problem = "differs from NumPy"
                 elif rel > report.max_rel_error:
