@@ -12,7 +12,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from xlnet import a1
 from xlnet.exercises import blank_steps, parse_given
 from xlnet.layout import SETTINGS, Layout, setting_block
-from xlnet.verification import read_run
+from xlnet.run import Run
 from xlnet.xlsxio import read_book
 
 # A formula per block: (step name, epoch, cell formula) -> the formula to write instead.
@@ -23,7 +23,7 @@ def fill(src: Path, dst: Path, edit: Edit | None = None, arrays: bool = False) -
     """Write every blank block of `src` as formulas into `dst`; `edit(step, epoch, i, j,
     formula)` may change a cell's formula to plant a mistake."""
     book = read_book(src)
-    run = read_run(book)
+    run = Run.from_book(book)
     program, layout = run.program, Layout(run.program)
     g = setting_block("given")
     blanks = blank_steps(program, parse_given(book.sheet(SETTINGS).values[(g.row, g.col)]))

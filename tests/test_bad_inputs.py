@@ -15,7 +15,7 @@ import pytest
 import xlsxwriter
 
 from xlnet.layout import TRAIN, setting_block
-from xlnet.verification import read_run
+from xlnet.run import Run
 from xlnet.xlsxio import read_book
 from xlsx_edit import rewrite, set_formula, sheet_part
 
@@ -150,7 +150,7 @@ def test_broken_workbooks(tmp_path, small_books, case, edit, code, words):
 
 def test_volatile_function_fails_and_is_named(tmp_path, small_books):
     src = small_books[("logreg", "softmax")]
-    cell = read_run(read_book(src)).layout.block("New b1", 2).ref(0, 0, TRAIN)
+    cell = Run.from_book(read_book(src)).layout.block("New b1", 2).ref(0, 0, TRAIN)
     bad = tmp_path / "rand.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: old + "+RAND()*0")
     result = verify(bad)
@@ -160,7 +160,7 @@ def test_volatile_function_fails_and_is_named(tmp_path, small_books):
 
 def test_division_by_zero_in_a_formula_is_an_error_cell(tmp_path, small_books):
     src = small_books[("logreg", "softmax")]
-    cell = read_run(read_book(src)).layout.block("db1", 1).ref(0, 0, TRAIN)
+    cell = Run.from_book(read_book(src)).layout.block("db1", 1).ref(0, 0, TRAIN)
     bad = tmp_path / "div0.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: old.replace("/n_samples", "/0"))
     result = verify(bad)

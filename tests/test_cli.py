@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from xlnet.cli import EXIT_DIFFERS, EXIT_OK, EXIT_USAGE, main, make_parser
+from xlnet.run import Run
 
 
 def _commands():
@@ -114,12 +115,11 @@ def test_build_and_verify_exit_codes(tmp_path):
 
 def test_verify_exit_1_on_mismatch(tmp_path, small_books):
     from xlnet.layout import TRAIN
-    from xlnet.verification import read_run
     from xlnet.xlsxio import read_book
     from xlsx_edit import set_formula
 
     src = small_books[("logreg", "softmax")]
-    cell = read_run(read_book(src)).layout.block("db1", 1).ref(0, 1, TRAIN)
+    cell = Run.from_book(read_book(src)).layout.block("db1", 1).ref(0, 1, TRAIN)
     bad = tmp_path / "bad.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: old.replace("/n_samples", ""))
     result = run("verify", str(bad))

@@ -36,9 +36,9 @@ from xlnet.data import (
 from xlnet.layout import DATA, DATA_TOP
 from xlnet.program import build_program
 from xlnet.reference import gradient_check, train
+from xlnet.run import Run, inputs_for
 from xlnet.spec import Spec
 from xlnet.tolerances import FD_TOLERANCE
-from xlnet.training import inputs_for, prepare
 from xlnet.verification import verify
 
 # What a user must never see on stderr.
@@ -326,7 +326,7 @@ def test_the_reference_is_silent_even_when_numpy_would_raise(wine):
     a diverging run still trains, and its overflow is still in the values."""
     spec = Spec(model="mlp", activation="relu", lr=1000, epochs=200, test_fraction=0.3)
     with np.errstate(all="raise"):
-        run = prepare(spec, wine)
+        run = Run.from_spec(spec, wine)
     assert run.overflow() is not None
 
 

@@ -12,9 +12,9 @@ import pytest
 from xlnet.data import DataError, split
 from xlnet.evaluate import evaluate
 from xlnet.layout import SUMMARY, TEST
+from xlnet.run import Run
 from xlnet.spec import Spec, SpecError
-from xlnet.training import prepare
-from xlnet.verification import read_run, verify
+from xlnet.verification import verify
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book
 
@@ -53,7 +53,7 @@ def test_tiny_classes_are_refused(wine):
 
 def test_normalisation_uses_training_statistics_only(heldout, wine):
     book = read_book(heldout)
-    run = read_run(book)
+    run = Run.from_book(book)
     result = evaluate(book)
     mean = run.layout.block("Mean")
     got = np.array([result.value(mean.sheet, mean.row, mean.col + j) for j in range(wine.f)])
@@ -83,7 +83,7 @@ def test_libreoffice_agrees_with_numpy(need_soffice, heldout):
 
 def test_summary_and_confusion_matrix(heldout, wine):
     book = read_book(heldout)
-    run = read_run(book)
+    run = Run.from_book(book)
     result = evaluate(book)
 
     def block(name, epoch=None):
@@ -119,7 +119,7 @@ def test_chart_plots_train_loss_train_and_test_accuracy(heldout):
 
 def test_without_a_split_the_confusion_matrix_counts_training_samples(small_books, wine):
     book = read_book(small_books[("logreg", "softmax")])
-    run = read_run(book)
+    run = Run.from_book(book)
     result = evaluate(book)
     b = run.layout.block("Confusion")
     total = sum(result.value(b.sheet, r, c) for r in range(b.row, b.row + b.nrows)
@@ -129,6 +129,6 @@ def test_without_a_split_the_confusion_matrix_counts_training_samples(small_book
 
 
 def test_prepare_reports_test_accuracy(wine):
-    run = prepare(Spec(epochs=2, test_fraction=0.5), wine)
+    run = Run.from_spec(Spec(epochs=2, test_fraction=0.5), wine)
     assert run.test is not None and run.final_test_accuracy is not None
     assert run.dataset.n + run.test.n == wine.n

@@ -5,7 +5,8 @@ import pytest
 from conftest import LAYOUT_CASES, SMALL_EPOCHS
 from xlnet.layout import TRAIN
 from xlnet.libreoffice import recalculate
-from xlnet.verification import FD_CHECK, read_run, verify
+from xlnet.run import Run
+from xlnet.verification import FD_CHECK, verify
 from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import set_all_cached, set_formula
 
@@ -44,7 +45,7 @@ def test_recalculation_is_forced(need_soffice, small_books, tmp_path):
 
 def test_wrong_formula_is_caught(need_soffice, small_books, tmp_path):
     src = small_books[("mlp", "softmax")]
-    run = read_run(read_book(src))
+    run = Run.from_book(read_book(src))
     cell = run.layout.block("dZ1", SMALL_EPOCHS).ref(7, 1, TRAIN)
     bad = tmp_path / "wrong.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: old.replace("(1-", "(2-"))
@@ -70,12 +71,12 @@ def test_file_saved_by_libreoffice_with_new_learning_rate_verifies(
     saved = recalculate(edited, tmp_path / "lo")  # opened, recalculated and saved by LibreOffice
     report = verify(saved)
     assert report.ok, report.table()
-    assert read_run(read_book(saved)).inputs.lr == 3.5
+    assert Run.from_book(read_book(saved)).inputs.lr == 3.5
 
 
 def test_wrong_array_formula_is_caught(need_soffice, small_books, tmp_path):
     src = small_books[("logreg", "softmax", "arrays")]
-    run = read_run(read_book(src))
+    run = Run.from_book(read_book(src))
     cell = run.layout.block("New b1", 2).ref(0, 0, TRAIN)
     bad = tmp_path / "wrong.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: old.replace("-learning_rate", "+learning_rate"))

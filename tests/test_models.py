@@ -20,10 +20,10 @@ from xlnet.reference import (
     run_data,
     train,
 )
+from xlnet.run import Run, inputs_for
 from xlnet.spec import Spec, SpecError
 from xlnet.tolerances import FD_TOLERANCE
-from xlnet.training import inputs_for
-from xlnet.verification import FD_CHECK, read_run, verify
+from xlnet.verification import FD_CHECK, verify
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book
 
@@ -68,12 +68,12 @@ def test_libreoffice_agrees_with_numpy(need_soffice, books, case):
 
 
 def test_the_file_says_what_it_is(books):
-    run = read_run(read_book(books["three-layers-momentum"]))
+    run = Run.from_book(read_book(books["three-layers-momentum"]))
     spec = run.program.spec
     assert spec.hidden == (3, 2, 2) and spec.optimizer == "momentum"
     assert run.program.params == ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
     assert run.program.tensors["W2"] == (3, 2) and run.program.tensors["W4"] == (2, 3)
-    adam = read_run(read_book(books["relu-adam-arrays"])).program
+    adam = Run.from_book(read_book(books["relu-adam-arrays"])).program
     assert adam.spec.activation == "relu"
     assert {"beta1^t", "beta2^t", "M W1", "S b2"} <= set(adam.state)
 
@@ -81,14 +81,14 @@ def test_the_file_says_what_it_is(books):
 def test_optimizer_state_is_visible_per_epoch(books):
     """Each epoch shows the velocity (momentum) or both moments and t (Adam) as formulas."""
     book = read_book(books["relu-adam-arrays"])
-    run = read_run(book)
+    run = Run.from_book(book)
     result = evaluate(book)
     for e in range(1, EPOCHS + 1):
         b1t = run.layout.block("beta1^t", e)
         assert result.value(TRAIN, b1t.row, b1t.col) == pytest.approx(0.9**e, rel=1e-15)
         m = run.layout.block("M W1", e)
         assert (result.index(TRAIN), m.row, m.col) in result.formulas
-    momentum = read_run(read_book(books["three-layers-momentum"]))
+    momentum = Run.from_book(read_book(books["three-layers-momentum"]))
     headers = read_book(books["three-layers-momentum"]).sheet(TRAIN).values
     v = momentum.layout.block("V W3", 2)
     # The block's name over its first column in the band's title row; below, its columns'
@@ -112,7 +112,7 @@ def test_hyperparameters_are_live_input_cells(books, tmp_path, case, name, value
     wb.save(edited)
     report = verify(edited)
     assert report.ok, report.table()
-    loss = read_run(read_book(edited)).layout.block("Loss", EPOCHS)
+    loss = Run.from_book(read_book(edited)).layout.block("Loss", EPOCHS)
     before = evaluate(read_book(books[case])).value(TRAIN, loss.row, loss.col)
     after = evaluate(read_book(edited)).value(TRAIN, loss.row, loss.col)
     assert abs(before - after) > 1e-6
@@ -184,7 +184,7 @@ def test_a_wrong_derivative_fails_the_gradient_check(wine):
 def kink_book(wine, tmp_path_factory):
     """Biases of -100 kill every unit of the first layer, so the second layer's Z is exactly
     its bias, 0: relu's kink."""
-    import xlnet.training as training
+    import xlnet.run as training
 
     def dead_first_layer(program, seed):
         params = initial_params(program, seed)
@@ -199,7 +199,7 @@ def kink_book(wine, tmp_path_factory):
 
 
 def test_relu_derivative_at_zero_is_zero(kink_book):
-    run = read_run(read_book(kink_book))
+    run = Run.from_book(read_book(kink_book))
     values = train(run.program, run.inputs)
     assert np.all(values[("Z2", 1)] == 0.0) and np.all(values[("A2", 1)] == 0.0)
     assert np.all(values[("dZ2", 1)] == 0.0)  # the derivative at 0 is 0, not 1 or 1/2

@@ -9,7 +9,8 @@ from xlnet.cli import EXIT_OK, EXIT_USAGE, main
 from xlnet.data import load_csv
 from xlnet.evaluate import evaluate
 from xlnet.layout import DATA, DATA_TOP
-from xlnet.verification import read_run, verify
+from xlnet.run import Run
+from xlnet.verification import verify
 from xlnet.xlsxio import read_book
 
 SPECIES = ("setosa", "versicolor", "virginica")
@@ -40,7 +41,7 @@ def flowers(tmp_path_factory):
 
 def test_feature_names_become_headers(flowers):
     _csv, out = flowers
-    run = read_run(read_book(out))
+    run = Run.from_book(read_book(out))
     data = read_book(out).sheet(DATA).values
     raw = run.layout.block("Raw")
     names = [data[(DATA_TOP - 1, raw.col + j)] for j in range(raw.ncols)]
@@ -82,7 +83,7 @@ def test_numeric_classes_and_the_default_target(tmp_path):
     out = tmp_path / "two.xlsx"
     assert main(["build", "logreg", "--data", str(csv), "--epochs", "3", "-o", str(out)]) == 0
     book = read_book(out)
-    run = read_run(book)
+    run = Run.from_book(book)
     assert run.inputs.classes.tolist() == [[-1.0, 7.0]]
     assert verify(out).ok
     assert not evaluate(book).error_cells()
@@ -178,7 +179,7 @@ def test_confusion_headers_show_class_names(flowers):
     import openpyxl
 
     _csv, out = flowers
-    run = read_run(read_book(out))
+    run = Run.from_book(read_book(out))
     b = run.layout.block("Confusion")
     ws = openpyxl.load_workbook(out)["Summary"]
     heads = [ws.cell(b.row, b.col + 1 + j).number_format for j in range(3)]

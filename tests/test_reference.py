@@ -7,8 +7,8 @@ from conftest import MODELS_OUTPUTS, small_spec
 from xlnet.ops import EXP_CLAMP, OPS, Env
 from xlnet.program import build_program
 from xlnet.reference import finite_difference_grads, loss_and_grads, run_data, train
+from xlnet.run import inputs_for
 from xlnet.tolerances import FD_TOLERANCE
-from xlnet.training import inputs_for
 
 
 def _setup(model, output, wine, seed=3):

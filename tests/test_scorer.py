@@ -16,6 +16,7 @@ from xlnet import a1
 from xlnet.data import load_csv, load_wine
 from xlnet.evaluate import evaluate, is_error
 from xlnet.layout import INIT, TRAIN
+from xlnet.run import Run
 from xlnet.scorer import (
     INPUT_NAME,
     MODEL,
@@ -33,8 +34,7 @@ from xlnet.scorer import (
     write_scorer,
 )
 from xlnet.spec import Spec
-from xlnet.training import prepare
-from xlnet.verification import TOLERANCE, read_run
+from xlnet.verification import TOLERANCE
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import set_formula
@@ -135,7 +135,7 @@ def score_cells(path: Path) -> list[tuple[int, int, object]]:
 @pytest.mark.parametrize("name", CASES)
 def test_from_training_keeps_the_last_epochs_weights(wine, trained, name):
     spec = CASES[name]
-    run = prepare(spec, wine)
+    run = Run.from_spec(spec, wine)
     scorer = trained[name]
     assert set(scorer.weights) == set(run.program.params)
     for p in run.program.params:
@@ -185,7 +185,7 @@ def test_from_workbook_ignores_cached_values(books, wine, tmp_path):
 
 
 def _setting_cell(path: Path, key: str) -> tuple[int, int]:
-    block = read_run(read_book(path)).layout.setting(key)
+    block = Run.from_book(read_book(path)).layout.setting(key)
     return block.row, block.col
 
 
@@ -389,7 +389,7 @@ def test_text_classes_show_their_names(flowers, tmp_path):
 
 def test_broken_initial_weight_is_one_line(books, tmp_path):
     src = books["logreg-softmax"]
-    block = read_run(read_book(src)).layout.block("New W1", 0)
+    block = Run.from_book(read_book(src)).layout.block("New W1", 0)
     cell = a1.cell(block.row + 1, block.col + 2)
     bad = tmp_path / "broken-init.xlsx"
     edit_cell(src, bad, INIT, cell, "#VALUE!")
@@ -402,7 +402,7 @@ def test_broken_initial_weight_is_one_line(books, tmp_path):
 def test_error_in_training_reaches_the_weights(books, tmp_path):
     """A formula that fails in the last epoch: the weight it feeds is named."""
     src = books["mlp-relu-sigmoid"]
-    layout = read_run(read_book(src)).layout
+    layout = Run.from_book(read_book(src)).layout
     cell = layout.block("dW2", EPOCHS).ref(1, 0, TRAIN)
     bad = tmp_path / "broken-train.xlsx"
     set_formula(src, bad, TRAIN, cell, "1/0")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from xlnet.evaluate import evaluate
+from xlnet.run import Run
 from xlnet.spec import Spec
 from xlnet.sweeps import (
     BEST_MARK,
@@ -25,8 +26,7 @@ from xlnet.sweeps import (
     run_sweep,
     write_sweep,
 )
-from xlnet.training import prepare
-from xlnet.verification import read_run, verify
+from xlnet.verification import verify
 from xlnet.xlsxio import read_book
 
 EPOCHS = 5
@@ -79,7 +79,7 @@ def test_grid_order_and_results_equal_separate_training(sweep, base, wine):
     assert [(r.hidden, r.lr) for r in sweep.runs] == [(h, lr) for h in HIDDEN for lr in LRS]
     for index in (1, 5):  # a shallow and a deep grid point, trained on their own
         run = sweep.runs[index]
-        alone = prepare(dataclasses.replace(base, hidden=run.hidden, lr=run.lr), wine)
+        alone = Run.from_spec(dataclasses.replace(base, hidden=run.hidden, lr=run.lr), wine)
         assert run.final_loss == alone.final_loss
         assert run.losses == tuple(
             float(alone.values[("Loss", e)][0, 0]) for e in range(1, EPOCHS + 1)
@@ -150,7 +150,7 @@ def test_sweep_sheet_agrees_with_the_evaluated_training(sweep_book, sweep):
     best = [row for row in rows if row["Best"] == "best"]
     assert len(best) == 1 and best[0]["Run"] == sweep.best_index + 1
     book = read_book(sweep_book)
-    run = read_run(book)
+    run = Run.from_book(book)
     result = evaluate(book)
     loss = run.layout.block("Summary Loss")
     evaluated = result.value(loss.sheet, loss.row + EPOCHS - 1, loss.col)
@@ -203,7 +203,7 @@ def test_held_out_samples_show_test_accuracy(wine):
     text = result.table()
     assert "test acc" in text.splitlines()[0]
     for run in result.runs:
-        alone = prepare(dataclasses.replace(spec, lr=run.lr), wine)
+        alone = Run.from_spec(dataclasses.replace(spec, lr=run.lr), wine)
         assert alone.final_test_accuracy is not None
         assert run.test_accuracy == alone.final_test_accuracy
         assert f"{alone.final_test_accuracy:.4f}" in text

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from xlnet.cli import EXIT_DIFFERS, EXIT_OK, EXIT_USAGE, main
+from xlnet.run import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_LINES = 12  # verify's default output stays a screenful whatever the epochs
@@ -72,11 +73,10 @@ def test_verify_json_is_unchanged(book):
 
 def test_verify_failure_in_the_summary(book, tmp_path):
     from xlnet.layout import TRAIN
-    from xlnet.verification import read_run
     from xlnet.xlsxio import read_book
     from xlsx_edit import set_formula
 
-    cell = read_run(read_book(book)).layout.block("db1", 1).ref(0, 1, TRAIN)
+    cell = Run.from_book(read_book(book)).layout.block("db1", 1).ref(0, 1, TRAIN)
     bad = tmp_path / "bad.xlsx"
     set_formula(book, bad, TRAIN, cell, lambda old: old.replace("/n_samples", ""))
     result = xlnet("verify", str(bad))

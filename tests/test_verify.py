@@ -10,8 +10,9 @@ from conftest import LAYOUT_CASES, MODELS_OUTPUTS, SMALL_EPOCHS, small_spec
 from xlnet.evaluate import EMPTY, EvalError, evaluate, xl_error
 from xlnet.layout import LR_NAME, TRAIN, Layout, setting_block
 from xlnet.program import build_program
+from xlnet.run import Run
 from xlnet.spec import Spec
-from xlnet.verification import FD_CHECK, TOLERANCE, read_run, verify
+from xlnet.verification import FD_CHECK, TOLERANCE, verify
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import set_all_cached, set_formula
@@ -36,7 +37,7 @@ def test_round_trip(small_books, model, output, layout):
 def test_every_block_cell_is_a_formula(small_books):
     path = small_books[("mlp", "softmax")]
     book = read_book(path)
-    run = read_run(book)
+    run = Run.from_book(book)
     train = book.sheet(TRAIN)
     for step in run.program.epoch_steps:
         block = run.layout.block(step.out, 2)
@@ -72,7 +73,7 @@ def test_cached_values_are_not_trusted(small_books, tmp_path):
 
 def test_broken_formula_in_late_epoch_is_named(small_books, tmp_path):
     src = small_books[("mlp", "softmax")]
-    run = read_run(read_book(src))
+    run = Run.from_book(read_book(src))
     block = run.layout.block("New W2", SMALL_EPOCHS)
     cell = block.ref(1, 2, TRAIN)
     bad = tmp_path / "broken.xlsx"
@@ -89,7 +90,7 @@ def test_broken_formula_in_late_epoch_is_named(small_books, tmp_path):
 
 def test_broken_formula_early_reports_first_block(small_books, tmp_path):
     src = small_books[("logreg", "sigmoid")]
-    run = read_run(read_book(src))
+    run = Run.from_book(read_book(src))
     cell = run.layout.block("dZ1", 2).ref(5, 0, TRAIN)
     bad = tmp_path / "broken.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: old + "*2")
@@ -105,7 +106,7 @@ def test_broken_formula_early_reports_first_block(small_books, tmp_path):
 def test_a_slightly_wrong_formula_is_not_drift(small_books, tmp_path, factor):
     """The local check forgives rounding, never a formula that computes something else."""
     src = small_books[("mlp", "softmax")]
-    run = read_run(read_book(src))
+    run = Run.from_book(read_book(src))
     cell = run.layout.block("dW1", 3).ref(2, 1, TRAIN)
     bad = tmp_path / "slight.xlsx"
     set_formula(src, bad, TRAIN, cell, lambda old: f"({old}){factor}")
@@ -128,7 +129,7 @@ def _first_saturated_loss_cell(path) -> str:
     from xlnet.evaluate import evaluate
 
     book = read_book(path)
-    run = read_run(book)
+    run = Run.from_book(book)
     result = evaluate(book)
     for epoch in (2, 3, 4):
         a2, loss = run.layout.block("A2", epoch), run.layout.block("Sample Loss", epoch)
@@ -153,7 +154,7 @@ def test_small_mistakes_never_pass_as_drift(chaotic_sigmoid, tmp_path, where, ed
     """Drift is allowed only where NumPy's own run is chaotic, or after a failure; a step that
     compares or copies is exact; the formulas engine's values get no slack."""
     book = read_book(chaotic_sigmoid)
-    run = read_run(book)
+    run = Run.from_book(book)
     layout = run.layout
     places = {
         "accuracy": lambda: (TRAIN, layout.block("Accuracy", 2).ref(0, 0, TRAIN)),
@@ -190,7 +191,7 @@ def test_edited_learning_rate_still_verifies(small_books, tmp_path):
     after = verify(edited)
     assert after.ok, after.table()
     book_before, book_after = read_book(src), read_book(edited)
-    loss = read_run(book_after).layout.block("Loss", SMALL_EPOCHS)
+    loss = Run.from_book(book_after).layout.block("Loss", SMALL_EPOCHS)
     v_before = evaluate(book_before).value(TRAIN, loss.row, loss.col)
     v_after = evaluate(book_after).value(TRAIN, loss.row, loss.col)
     assert before.ok and abs(v_before - v_after) > 1e-3
@@ -400,7 +401,7 @@ def test_layouts_hold_the_same_numbers(small_books, model, output):
 
 def test_array_layout_writes_one_formula_per_block(small_books):
     book = read_book(small_books[("mlp", "softmax", "arrays")])
-    run = read_run(book)
+    run = Run.from_book(book)
     arrays = book.sheet(TRAIN).arrays
     for step in run.program.epoch_steps:
         block = run.layout.block(step.out, 2)
@@ -412,7 +413,7 @@ def test_array_layout_writes_one_formula_per_block(small_books):
 
 def test_broken_array_formula_is_named(small_books, tmp_path):
     src = small_books[("mlp", "sigmoid", "arrays")]
-    run = read_run(read_book(src))
+    run = Run.from_book(read_book(src))
     block = run.layout.block("dW1", SMALL_EPOCHS)
     cell = block.ref(0, 0, TRAIN)
     bad = tmp_path / "broken.xlsx"
@@ -493,7 +494,7 @@ def _planted(src, value, *, why: str | None = None, drop_formula: bool = False):
     from xlnet.verification import compare
 
     book = read_book(src)
-    run = read_run(book)
+    run = Run.from_book(book)
     result = evaluate(book)
     block = run.layout.block("dW1", 2)
     s, r, c = result.index(TRAIN), block.row + 1, block.col + 1
@@ -567,7 +568,7 @@ def test_unchecked_formulas_are_every_formula_outside_the_blocks(small_books, tm
     result = evaluate(book)
     checked = {
         (result.index(blk.sheet), r, c)
-        for _, _, blk in blocks_to_check(read_run(book))
+        for _, _, blk in blocks_to_check(Run.from_book(book))
         for _, _, r, c in blk.cells()
     }
     left = sorted(set(result.formulas) - checked)

@@ -21,6 +21,7 @@ from .layout import SETTINGS, TRAIN, setting_block
 from .outfile import atomic_write
 from .program import GROUPS, STEP_GROUPS, Program
 from .reference import glorot_uniform
+from .run import Run, setting
 from .spec import MAX_SEED, Spec
 from .template import BlockSpec, Template, available, load_template
 from .workbook import Blanks, BuildResult, build
@@ -219,10 +220,7 @@ def _personalise(template: Template, variant: Variant, dst: Path) -> None:
 def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[Task]:
     """The graded blocks of an exercise written by `xlnet exercise`: its blank steps, every
     epoch, each checked against its NumPy step applied to the workbook's own upstream blocks."""
-    from .run import read_run
-
-    b = setting_block("given")
-    given_text = book.sheet(SETTINGS).values.get((b.row, b.col))
+    given_text = setting(book, "given")
     if not isinstance(given_text, str):
         raise BookError(
             f"{book.path}: an xlnet training workbook, not an exercise (no 'Given blocks' "
@@ -238,7 +236,7 @@ def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[
         notes = (f"graded with given blocks {', '.join(override) or 'none'}; the file's "
                  f"Settings say {', '.join(given) or 'none'}",)  # fmt: skip
         given = override
-    run = read_run(book)
+    run = Run.from_book(book)
     program, layout = run.program, run.layout
     blocks: list[BlockSpec] = [
         BlockSpec(n, "input", (("", layout.block(n)),)) for n in program.data_tensors
@@ -290,12 +288,7 @@ def grade(path: str | Path, template: Template | None = None, given: tuple[str, 
 def student_of(book: Book) -> str | None:
     """Who a per-student exercise was written for: its Settings row, or a template copy's
     Student sheet."""
-    try:
-        b = setting_block("student")
-        v = book.sheet(SETTINGS).values.get((b.row, b.col))
-    except BookError:
-        try:
-            v = book.sheet(STUDENT_SHEET).values.get((0, 1))
-        except BookError:
-            return None
+    v = setting(book, "student")
+    if v is None and STUDENT_SHEET.upper() in {s.upper() for s in book.sheets}:
+        v = book.sheet(STUDENT_SHEET).values.get((0, 1))
     return v if isinstance(v, str) and v else None

@@ -63,7 +63,7 @@ def _quiet() -> np.errstate:
     """NumPy silent about overflow, NaN, division by zero and underflow.
 
     A diverging run (an unbounded relu net at a large learning rate) or a workbook's edited
-    inputs overflow to inf and NaN; callers look for that in the values (Prepared.overflow,
+    inputs overflow to inf and NaN; callers look for that in the values (Run.overflow,
     verify's comparison), so NumPy's RuntimeWarnings would only reach the terminal as noise.
     """
     return np.errstate(all="ignore")

@@ -1,15 +1,17 @@
-"""What a workbook says about its own training run: its structure and its inputs (data, initial
-weights, learning rate, sample count), all as entered in the file."""
+"""A training run: its program, layout and inputs, made from a spec and a dataset or read back
+from a workbook, and what the workbook's Settings sheet says about it, written and read here
+side by side."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from . import __version__, a1
-from .data import Dataset
+from .data import Dataset, check_normalisable, split
 from .layout import (
     BETA1_NAME,
     BETA2_NAME,
@@ -29,7 +31,7 @@ from .layout import (
     setting_block,
 )
 from .program import TEST_PREFIX, Program, build_program
-from .reference import Inputs
+from .reference import Inputs, Key, initial_params, train
 from .spec import (
     DEFAULT_BETA1,
     DEFAULT_BETA2,
@@ -44,58 +46,184 @@ from .xlsxio import Book, BookError
 
 @dataclass(frozen=True)
 class Run:
-    """What a file says about its own training run: structure and inputs."""
+    """A training run: its structure and inputs; from a spec, also the samples it trains on.
+    `values` is NumPy's every tensor of every epoch, trained when first asked for."""
 
     program: Program
     layout: Layout
     inputs: Inputs
+    dataset: Dataset | None = None  # the samples trained on (from_spec only)
+    test: Dataset | None = None  # the held-out samples (from_spec with a test fraction)
+
+    @classmethod
+    def from_spec(cls, spec: Spec, dataset: Dataset) -> Run:
+        """Split off the held-out samples (if asked) and lay the run out."""
+        train_set, test = dataset, None
+        if spec.test_fraction > 0:
+            train_set, test = split(dataset, spec.test_fraction, spec.seed)  # checks both parts
+        else:  # a Dataset made in code has not been through load_csv's checks
+            check_normalisable(dataset.source or "the data", dataset.feature_names,
+                               dataset.features)  # fmt: skip
+        n_test = 0 if test is None else test.n
+        program = build_program(spec, train_set.n, train_set.f, train_set.k, n_test)
+        inputs = inputs_for(program, train_set, spec, test)
+        return cls(program, Layout(program), inputs, train_set, test)
+
+    @classmethod
+    def from_book(cls, book: Book) -> Run:
+        """Spec, data, initial weights, learning rate and N, all as entered in the file."""
+        return _read_run(book)
+
+    @property
+    def spec(self) -> Spec:
+        return self.program.spec
+
+    @cached_property
+    def values(self) -> dict[Key, np.ndarray]:
+        return train(self.program, self.inputs)
+
+    def per_epoch(self, name: str) -> tuple[float, ...] | None:
+        """A 1x1 tensor's value at every epoch (Loss, Accuracy, ...); None when not computed."""
+        if (name, 1) not in self.values:
+            return None
+        return tuple(float(self.values[(name, e)][0, 0]) for e in range(1, self.spec.epochs + 1))
+
+    def history(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...] | None]:
+        """Per epoch: the loss, the accuracy and (with held-out samples) the test accuracy."""
+        loss, accuracy = self.per_epoch("Loss"), self.per_epoch("Accuracy")
+        assert loss is not None and accuracy is not None
+        return loss, accuracy, self.per_epoch(TEST_PREFIX + "Accuracy")
+
+    @property
+    def first_loss(self) -> float:
+        return float(self.values[("Loss", 1)][0, 0])
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.values[("Loss", self.spec.epochs)][0, 0])
+
+    @property
+    def final_accuracy(self) -> float:
+        return float(self.values[("Accuracy", self.spec.epochs)][0, 0])
+
+    @property
+    def final_test_accuracy(self) -> float | None:
+        test = self.per_epoch(TEST_PREFIX + "Accuracy")
+        return None if test is None else test[-1]
+
+    def overflow(self) -> tuple[str, int] | None:
+        """The first (tensor, epoch) whose values leave the double range, if the run diverges
+        (an unbounded relu net at a large learning rate): a spreadsheet shows them as #NUM!."""
+        for e in range(1, self.spec.epochs + 1):
+            for step in self.program.epoch_steps:
+                if not np.isfinite(self.values[(step.out, e)]).all():
+                    return step.out, e
+        return None
 
 
-def read_run(book: Book) -> Run:
-    """Spec, data, initial weights, learning rate and N, all as entered in the file."""
+def inputs_for(
+    program: Program, dataset: Dataset, spec: Spec, test: Dataset | None = None
+) -> Inputs:
+    """The NumPy trainer's inputs for a spec's run on `dataset` (and its held-out samples)."""
+    return Inputs(
+        raw=dataset.features,
+        label=dataset.labels[:, None],
+        classes=np.array([dataset.classes]),
+        init=initial_params(program, spec.seed),
+        lr=float(spec.lr),
+        n=float(dataset.n),
+        test_raw=None if test is None else test.features,
+        test_label=None if test is None else test.labels[:, None],
+        momentum=float(spec.momentum),
+        beta1=float(spec.beta1),
+        beta2=float(spec.beta2),
+        epsilon=float(spec.epsilon),
+    )
+
+
+def setting_values(program: Program, inputs: Inputs, dataset: Dataset) -> dict[str, object]:
+    """The value of each row of the Settings sheet, as the writer enters it (hidden is 0 for
+    the logistic regressor; one hidden layer's size is a number, several are text like "8,4");
+    _read_run below reads them back."""
+    spec, d = program.spec, program.dims
+    hidden: object = 0
+    if spec.model == "mlp":
+        hidden = d.hidden[0] if len(d.hidden) == 1 else spec.hidden_text
+    source = f"{dataset.source or 'wine.csv'}, class column {dataset.target_name}"
+    return {
+        "model": spec.model, "output": spec.output, "hidden": hidden,
+        "activation": spec.activation if spec.model == "mlp" else "-", "epochs": spec.epochs,
+        LR_NAME: inputs.lr, N_NAME: inputs.n, "optimizer": spec.optimizer,
+        MOMENTUM_NAME: inputs.momentum, BETA1_NAME: inputs.beta1, BETA2_NAME: inputs.beta2,
+        EPS_NAME: inputs.epsilon, "seed": spec.seed, "layout": spec.layout,
+        "test_fraction": float(spec.test_fraction), "data": source,
+        "features": d.f, "classes": d.k, "version": __version__,
+    }  # fmt: skip
+
+
+def setting(book: Book, key: str) -> object:
+    """What a workbook's Settings row holds as entered (None when empty or no Settings sheet)."""
+    if SETTINGS.upper() not in {s.upper() for s in book.sheets}:
+        return None
+    b = setting_block(key)
+    return book.sheet(SETTINGS).values.get((b.row, b.col))
+
+
+def as_whole(v: object, low: int) -> int | None:
+    """`v` as a whole number >= low, as a cell holds it (never a bool or text); else None."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return int(v) if v == int(v) and v >= low else None
+
+
+def as_number(v: object) -> float | None:
+    """`v` as a finite number, as a cell holds it (never a bool or text); else None."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _read_run(book: Book) -> Run:
     for name in SHEETS:
         book.sheet(name)  # raises when a sheet is missing
-    settings = book.sheet(SETTINGS).values
 
-    def setting(key: str):
-        b = setting_block(key)
-        v = settings.get((b.row, b.col))
+    def entered(key: str) -> object:
+        v = setting(book, key)
         if v is None:
+            b = setting_block(key)
             raise BookError(f"{book.path}: Settings!{a1.cell(b.row, b.col)} ({key}) is empty")
         return v
 
     def whole(key: str, low: int) -> int:
-        v = setting(key)
-        if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < low:
+        v = as_whole(entered(key), low)
+        if v is None:
             raise BookError(
-                f"{book.path}: Settings {key} must be a whole number >= {low}, got {v!r}"
+                f"{book.path}: Settings {key} must be a whole number >= {low}, "
+                f"got {entered(key)!r}"
             )
-        return int(v)
+        return v
 
     def number(key: str) -> float:
-        v = setting(key)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise BookError(f"{book.path}: Settings {key} must be a number, got {v!r}")
-        return float(v)
+        v = as_number(entered(key))
+        if v is None:
+            raise BookError(f"{book.path}: Settings {key} must be a number, got {entered(key)!r}")
+        return v
 
     def hidden() -> tuple[int, ...]:
-        v = setting("hidden")
-        if isinstance(v, str):
-            return parse_hidden(v)
-        return (whole("hidden", 1),)
+        v = entered("hidden")
+        return parse_hidden(v) if isinstance(v, str) else (whole("hidden", 1),)
 
     try:
-        model = str(setting("model"))
-        optimizer = str(setting("optimizer"))
+        model = str(entered("model"))
         spec = Spec(
             model=model,
-            output=str(setting("output")),
+            output=str(entered("output")),
             hidden=hidden() if model == "mlp" else 5,
-            activation=str(setting("activation")) if model == "mlp" else "tanh",
+            activation=str(entered("activation")) if model == "mlp" else "tanh",
             epochs=whole("epochs", 1),
             seed=whole("seed", 0),
-            layout=str(setting("layout")),
-            optimizer=optimizer,
+            layout=str(entered("layout")),
+            optimizer=str(entered("optimizer")),
         )
     except SpecError as exc:
         raise BookError(f"{book.path}: not an xlnet training workbook ({exc})") from None
@@ -163,23 +291,3 @@ def block_numbers(book: Book, block: Block, what: str) -> np.ndarray:
             )
         out[i, j] = float(v)
     return out
-
-
-def setting_values(program: Program, inputs: Inputs, dataset: Dataset) -> dict[str, object]:
-    """The value of each row of the Settings sheet, as the writer enters it (hidden is 0 for
-    the logistic regressor; one hidden layer's size is a number, several are text like "8,4");
-    read_run above reads them back."""
-    spec, d = program.spec, program.dims
-    hidden: object = 0
-    if spec.model == "mlp":
-        hidden = d.hidden[0] if len(d.hidden) == 1 else spec.hidden_text
-    source = f"{dataset.source or 'wine.csv'}, class column {dataset.target_name}"
-    return {
-        "model": spec.model, "output": spec.output, "hidden": hidden,
-        "activation": spec.activation if spec.model == "mlp" else "-", "epochs": spec.epochs,
-        LR_NAME: inputs.lr, N_NAME: inputs.n, "optimizer": spec.optimizer,
-        MOMENTUM_NAME: inputs.momentum, BETA1_NAME: inputs.beta1, BETA2_NAME: inputs.beta2,
-        EPS_NAME: inputs.epsilon, "seed": spec.seed, "layout": spec.layout,
-        "test_fraction": float(spec.test_fraction), "data": source,
-        "features": d.f, "classes": d.k, "version": __version__,
-    }  # fmt: skip

@@ -31,11 +31,10 @@ from .layout import DATA, DATA_TOP, Block
 from .ops import Env
 from .outfile import atomic_write, writer_options
 from .program import STEP_GROUPS, Step, build_program
-from .run import block_numbers, read_run
+from .run import Run, as_whole, block_numbers
 from .shown import format_literal
 from .spec import Spec, SpecError, parse_hidden
 from .tolerances import SCORER_TOLERANCE, scale
-from .training import prepare
 from .verification import ENGINES, recompute
 from .words import quantity
 from .workbook import FIXED_TIME, NUMBER_FORMAT, Progress
@@ -215,7 +214,7 @@ def layout_for(scorer: Scorer, rows: int) -> ScorerLayout:
 def scorer_from_training(spec: Spec, dataset: Dataset) -> Scorer:
     """Train NumPy on `dataset` (the same run `xlnet build` writes) and keep its last
     epoch's weights."""
-    run = prepare(spec, dataset)
+    run = Run.from_spec(spec, dataset)
     last = spec.epochs
     weights = {p: run.values[(run.program.carried(p), last)] for p in run.program.params}
     for p, w in weights.items():
@@ -253,7 +252,7 @@ def scorer_from_workbook(path: str | Path, progress: Progress | None = None) -> 
     path = Path(path)
     try:
         book = read_book(path)
-        run = read_run(book)
+        run = Run.from_book(book)
     except BookError as exc:
         raise ScorerError(str(exc)) from None
     try:
@@ -597,10 +596,10 @@ def _open_scorer(path: str | Path) -> tuple[Scorer, ScorerLayout]:
     info = {key: model.get((INFO_TOP + i, 1)) for i, (key, _) in enumerate(INFO_ROWS)}
 
     def whole(key: str) -> int:
-        v = info[key]
-        if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 1:
-            raise ScorerError(f"{path}: not an xlnet scorer ({MODEL} {key} is {v!r})")
-        return int(v)
+        v = as_whole(info[key], 1)
+        if v is None:
+            raise ScorerError(f"{path}: not an xlnet scorer ({MODEL} {key} is {info[key]!r})")
+        return v
 
     try:
         mlp = info["model"] == "mlp"

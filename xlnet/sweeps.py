@@ -2,7 +2,7 @@
 reference, ranked, and written as a Sweep sheet beside the best setting's live training.
 
 The book's exercise 4 asks which hidden size and learning rate give the lowest loss. Every
-grid point is trained by the same NumPy trainer `xlnet build` uses (`workbook.prepare`), so a
+grid point is trained by the same NumPy trainer `xlnet build` uses (`Run.from_spec`), so a
 run's numbers are exactly what its own workbook would show; only the best run is written as
 formulas, since a workbook per grid point would be slow to write and to recalculate.
 
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 from .data import Dataset
 from .errors import XlnetError
+from .run import Run
 from .spec import Spec, SpecError
-from .training import prepare
 from .words import quantity
 from .workbook import LINE_CHART, NUMBER_FORMAT, BuildResult, Progress, build, epoch_axis
 from .xlsxsheet import FastSheet, straight_lines
@@ -313,7 +313,7 @@ def _train(spec: Spec, dataset: Dataset) -> SweepRun:
     # A diverging run overflows; NumPy's warnings (errors under pytest) would stop the whole
     # sweep for one bad grid point, which is ranked last instead.
     with np.errstate(all="ignore"):
-        run = prepare(spec, dataset)
+        run = Run.from_spec(spec, dataset)
     losses = tuple(float(run.values[("Loss", e)][0, 0]) for e in range(1, spec.epochs + 1))
     finite = all(bool(np.isfinite(v).all()) for v in run.values.values())
     return SweepRun(spec, losses, run.final_accuracy, run.final_test_accuracy, finite)

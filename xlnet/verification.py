@@ -21,7 +21,7 @@ from .ops import Env
 from .program import Program, Step
 from .reference import Key, gradient_check, train
 from .result import FormulaCells
-from .run import Run, read_run  # read_run: callers still import it from here
+from .run import Run
 from .tolerances import CHAOS, FD_TOLERANCE, LOCAL_TOLERANCE, TOLERANCE
 from .words import quantity
 from .xlsxio import Book, read_book, read_cached
@@ -635,7 +635,7 @@ def verify(
     """Recompute every formula of the file with `engine` and compare it with NumPy
     (`progress` and `tick` as for `recompute`)."""
     book = read_book(path)
-    run = read_run(book)
+    run = Run.from_book(book)
     expected = train(run.program, run.inputs)
     result = recompute(book, path, engine, progress, tick)
     report = Report(str(path), engine, tolerance)

@@ -35,10 +35,9 @@ from .layout import (
 from .outfile import atomic_write, writer_options
 from .program import TEST_PREFIX, Program
 from .reference import Inputs, Key
-from .run import setting_values
+from .run import Run, setting_values
 from .shown import literal_format
 from .spec import Spec, SpecError
-from .training import Prepared, prepare
 from .xlsxsheet import FastSheet, straight_lines
 
 # A fixed creation time makes the same command write the same bytes.
@@ -85,7 +84,7 @@ def build(
     an exercise whose blank blocks the student fills; `extra(workbook, formats)` adds sheets
     of its own (a sweep's results) after About, which lists them with the lines `about`;
     `progress(done, total)` hears how many formula cells are written as the writing goes."""
-    run = prepare(spec, dataset)
+    run = Run.from_spec(spec, dataset)
     diverged = run.overflow()
     if diverged is not None:
         tensor, epoch = diverged
@@ -191,7 +190,7 @@ class SheetWriter:
 
 
 def _write(
-    path: str, run: Prepared, blanks: Blanks | None = None, extra=None, about=(), progress=None
+    path: str, run: Run, blanks: Blanks | None = None, extra=None, about=(), progress=None
 ) -> int:
     program, layout, dataset, inputs, values = (
         run.program,
