@@ -490,8 +490,8 @@ def _planted(src, value, *, why: str | None = None, drop_formula: bool = False):
 
     import numpy as np
 
+    from xlnet.comparison import compare
     from xlnet.reference import train
-    from xlnet.verification import compare
 
     book = read_book(src)
     run = Run.from_book(book)
@@ -556,7 +556,7 @@ def test_unchecked_formulas_are_every_formula_outside_the_blocks(small_books, tm
     """Counted and listed as a set of cells would: every formula cell outside every block, the
     first 20 in sheet, row and column order."""
     from xlnet import a1
-    from xlnet.verification import blocks_to_check
+    from xlnet.comparison import blocks_to_check
 
     edited = tmp_path / "fewer.xlsx"
     wb = openpyxl.load_workbook(small_books[("mlp", "sigmoid", "arrays")])

@@ -30,11 +30,11 @@ from .spec import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .checkreport import Report
     from .data import Dataset
     from .exercises import Variant
     from .scorer import ScorerResult
     from .sweeps import SweepResult
-    from .verification import Report
     from .workbook import BuildResult
 
 F = TypeVar("F", bound=Callable[..., Any])
