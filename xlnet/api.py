@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .exercises import Variant
     from .scorer import ScorerResult
     from .sweeps import SweepResult
+    from .template import Template
     from .workbook import BuildResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -148,14 +149,36 @@ def build(
 
 @_xlnet_errors
 def verify(
-    path: str | Path, *, engine: str = "formulas", progress: Progress | None = None
+    path: str | Path,
+    *,
+    engine: str = "formulas",
+    progress: Progress | None = None,
+    tick: Callable[[float], None] | None = None,
 ) -> Report:
     """Recompute every formula of a training workbook (`engine` "formulas" or
     "libreoffice"; cached values are never trusted) and compare each block of each epoch
-    with NumPy. `report.ok` is the verdict, `report.to_frame()` one row per block."""
+    with NumPy. `report.ok` is the verdict, `report.to_frame()` one row per block.
+    `progress(done, total)` hears the formulas engine's cells, `tick(seconds)` LibreOffice's
+    time so far."""
     from .verification import verify as check_book
 
-    return check_book(str(path), engine=engine, progress=progress)
+    return check_book(str(path), engine=engine, progress=progress, tick=tick)
+
+
+class Exercises(list):
+    """The files an exercise run wrote, in order (Paths); `variants` gives each student's
+    seed and learning rate (with a roster), `given` the groups written as formulas,
+    `template` the template whose workbook was written (else None)."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        variants: Sequence[Variant] = (),
+        given: tuple[str, ...] = (),
+        template: Template | None = None,
+    ) -> None:
+        super().__init__(paths)
+        self.variants, self.given, self.template = tuple(variants), given, template
 
 
 @_xlnet_errors
@@ -175,7 +198,7 @@ def exercise(
     roster: str | Path | None = None,
     outdir: str | Path | None = None,
     vary_lr: bool = False,
-) -> list[Path]:
+) -> Exercises:
     """Write a blank exercise (`xlnet exercise`): the blocks of the groups not `given`
     ("params", "forward", "loss", "backward", "update", "all", "none") left for the student;
     or the blank workbook of `template=` (e.g. "klaas-ch1"); with `roster=` (a CSV of
@@ -195,16 +218,17 @@ def exercise(
         if outdir is None:
             raise XlnetError("exercise: roster= needs outdir=")
         spec = spec or Spec(seed=seed, lr=lr)
-        variants: list[Variant] = write_roster(spec, _dataset(None, None), roster, outdir,
-                                               groups, vary_lr, tmpl)  # fmt: skip
-        return [v.path for v in variants]
+        variants = write_roster(spec, _dataset(None, None), roster, outdir, groups, vary_lr,
+                                tmpl)  # fmt: skip
+        return Exercises([v.path for v in variants], variants, groups, tmpl)
     if path is None:
         raise XlnetError("exercise: give the path of the workbook to write")
     if tmpl is not None:
         write_template_exercise(tmpl, Path(path))
-        return [Path(path)]
+        return Exercises([Path(path)], (), groups, tmpl)
     assert spec is not None
-    return [write_exercise(spec, _dataset(None, None), Path(path), groups).path]
+    written = write_exercise(spec, _dataset(None, None), Path(path), groups)
+    return Exercises([written.path], (), groups, None)
 
 
 class Grades(list):
@@ -233,13 +257,14 @@ def check(
     template: str | Path | None = None,
     given: str | Sequence[str] | None = None,
     jobs: int | None = None,
+    report: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Grades:
     """Grade filled-in workbooks (`xlnet check`): exercises written by xlnet, or files that
     follow `template=` (e.g. "klaas-ch1"). Each block is judged on the student's own upstream
-    blocks. `grades.to_frame()` is the gradebook."""
+    blocks. `grades.to_frame()` is the gradebook; `report=` also writes it as a CSV."""
     from .exercises import parse_given
-    from .gradebook import grade_files
+    from .gradebook import grade_files, write_report
     from .template import load_template
 
     paths = [Path(files)] if isinstance(files, str | Path) else [Path(f) for f in files]
@@ -247,7 +272,10 @@ def check(
     groups = None
     if given is not None:
         groups = parse_given(given if isinstance(given, str) else ",".join(given))
-    return Grades(grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups))
+    grades = Grades(grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups))
+    if report is not None:
+        write_report(list(grades), Path(report))
+    return grades
 
 
 @_xlnet_errors

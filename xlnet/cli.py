@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import api
 from .cliparser import UsageError, make_parser
 from .data import load_csv, load_wine
 from .errors import XlnetError
@@ -32,25 +33,27 @@ EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + 2, 128 + 15  # as a shell reports SIGINT, SIGTERM
 
 
+def _options(args: argparse.Namespace, **over) -> dict:
+    """The model's and training's options as the API's keywords (those the command has)."""
+    keys = ("output", "hidden", "activation", "epochs", "lr", "seed", "layout", "optimizer",
+            "momentum", "beta1", "beta2", "epsilon", "test_fraction")  # fmt: skip
+    return {k: getattr(args, k) for k in keys if hasattr(args, k)} | over
+
+
 def _spec(args: argparse.Namespace, **over) -> Spec:
     """The Spec the parsed options describe (training options where the command has them)."""
-    fields = dict(model=args.model, output=args.output, hidden=args.hidden,
-                  activation=args.activation, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                  layout=args.layout)  # fmt: skip
-    for key in ("optimizer", "momentum", "beta1", "beta2", "epsilon", "test_fraction"):
-        if hasattr(args, key):
-            fields[key] = getattr(args, key)
-    fields.update(over)
-    return Spec(**fields)
+    return Spec(model=args.model, **_options(args, **over))
+
+
+def _dataset_options(args: argparse.Namespace) -> None:
+    if getattr(args, "target", None) and not getattr(args, "data", None):
+        raise UsageError("xlnet: --target goes with --data CSV")
 
 
 def _dataset(args: argparse.Namespace):
     """The wine data, or --data's CSV with its --target column."""
-    if getattr(args, "data", None):
-        return load_csv(args.data, args.target)
-    if getattr(args, "target", None):
-        raise UsageError("xlnet: --target goes with --data CSV")
-    return load_wine()
+    _dataset_options(args)
+    return load_csv(args.data, args.target) if getattr(args, "data", None) else load_wine()
 
 
 def _out_path(cmd: str, text: str, inputs: tuple[Path, ...] = ()) -> Path:
@@ -70,38 +73,40 @@ def _out_path(cmd: str, text: str, inputs: tuple[Path, ...] = ()) -> Path:
 
 
 def _exercise(args: argparse.Namespace) -> int:
-    from .exercises import parse_given, write_exercise, write_template_exercise
+    from .exercises import parse_given
     from .template import load_template
 
     _refuse_in_exercise(args)
-    if args.template:
-        template = load_template(args.template)
-        if args.roster:
-            return _roster(args, None, template)
-        if args.vary_lr or args.outdir:
-            raise UsageError("xlnet exercise: --outdir and --vary-lr go with --roster")
-        if not args.out:
-            raise UsageError("xlnet exercise: -o FILE is required")
-        out = _out_path("exercise", args.out, (template.source,) if template.source else ())
-        write_template_exercise(template, out)
-        print(f"wrote {out}: the blank workbook of template {template.name} ({template.title})")
-        return EXIT_OK
-    if args.model is None:
-        raise UsageError("xlnet exercise: give a model (logreg or mlp) or --template NAME")
-    given = parse_given(args.given)
-    spec = _spec(args)
+    template = load_template(args.template) if args.template else None
+    if template is None:
+        if args.model is None:
+            raise UsageError("xlnet exercise: give a model (logreg or mlp) or --template NAME")
+        parse_given(args.given)
+        _spec(args)  # a bad option is refused before the roster is read
     if args.roster:
-        return _roster(args, spec, None, given)
+        if not args.outdir:
+            raise UsageError("xlnet exercise: --roster needs --outdir DIR")
+        if args.out:
+            raise UsageError("xlnet exercise: use --outdir, not -o, with --roster")
+        written = api.exercise(args.model, template=args.template, given=args.given,
+                               roster=args.roster, outdir=args.outdir, vary_lr=args.vary_lr,
+                               **_options(args))  # fmt: skip
+        for v in written.variants:
+            print(f"wrote {v.path}: {v.student}, seed {v.seed}, lr {v.lr:g}")
+        return EXIT_OK
     if args.vary_lr or args.outdir:
         raise UsageError("xlnet exercise: --outdir and --vary-lr go with --roster")
     if not args.out:
         raise UsageError("xlnet exercise: -o FILE is required")
-    out = _out_path("exercise", args.out)
-    res = write_exercise(spec, load_wine(), out, given)
-    print(
-        f"wrote {res.path}: {spec.model} exercise, {quantity(spec.epochs, 'epoch')}, given: "
-        f"{', '.join(given) or 'none'}"
-    )
+    sources = (template.source,) if template is not None and template.source else ()
+    out = _out_path("exercise", args.out, sources)
+    written = api.exercise(args.model, out, template=args.template, given=args.given,
+                           **_options(args))  # fmt: skip
+    if template is not None:
+        print(f"wrote {out}: the blank workbook of template {template.name} ({template.title})")
+    else:
+        print(f"wrote {out}: {args.model} exercise, {quantity(args.epochs, 'epoch')}, given: "
+              f"{', '.join(written.given) or 'none'}")  # fmt: skip
     return EXIT_OK
 
 
@@ -131,27 +136,7 @@ def _refuse_in_exercise(args: argparse.Namespace) -> None:
                          "--vary-lr draws one per student")  # fmt: skip
 
 
-def _roster(args, spec: Spec | None, template, given: tuple[str, ...] = ()) -> int:
-    from .exercises import write_roster
-
-    if not args.outdir:
-        raise UsageError("xlnet exercise: --roster needs --outdir DIR")
-    if args.out:
-        raise UsageError("xlnet exercise: use --outdir, not -o, with --roster")
-    spec = spec or Spec(seed=args.seed, lr=args.lr)
-    variants = write_roster(spec, load_wine(), args.roster, args.outdir, given, args.vary_lr,
-                            template)  # fmt: skip
-    for v in variants:
-        print(f"wrote {v.path}: {v.student}, seed {v.seed}, lr {v.lr:g}")
-    return EXIT_OK
-
-
 def _check(args: argparse.Namespace) -> int:
-    from .exercises import parse_given
-    from .gradebook import grade_files, write_report
-    from .template import load_template
-
-    template = load_template(args.template) if args.template else None
     files = [Path(f) for f in args.files]
     report = Path(args.report) if args.report else None
     if report is not None:
@@ -162,10 +147,8 @@ def _check(args: argparse.Namespace) -> int:
         if any(f.exists() and report.exists() and f.resolve() == report.resolve() for f in files):
             raise UsageError(f"xlnet check: report {str(report)!r} is also a submission")
     progress = progress_bar("files", enabled=not args.json)
-    given = parse_given(args.given) if args.given is not None else None
-    grades = grade_files(files, template, jobs=args.jobs, progress=progress, given=given)
-    if report is not None:
-        write_report(grades, report)
+    grades = api.check(files, template=args.template, given=args.given, jobs=args.jobs,
+                       report=report, progress=progress)  # fmt: skip
     if args.json:
         docs = [g.to_json() for g in grades]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
@@ -178,21 +161,19 @@ def _check(args: argparse.Namespace) -> int:
             )
         if report is not None:
             print(f"gradebook written to {report}")
-    full = all(g.error is None and g.score == 100.0 for g in grades)
-    return EXIT_OK if full else EXIT_DIFFERS
+    return EXIT_OK if grades.ok else EXIT_DIFFERS
 
 
 def _build(args: argparse.Namespace) -> int:
     out = _out_path("build", args.out, (Path(args.data),) if args.data else ())
     _refuse_inapplicable("build", args, args.model)
-    spec = _spec(args)
-    dataset = _dataset(args)
-    from .workbook import build
-
+    _dataset_options(args)
     start = time.perf_counter()
     bar = progress_bar("formula cells")
     with closing(bar):
-        res = build(spec, dataset, out, progress=bar)
+        run = api.build(args.model, out, data=args.data, target=args.target, progress=bar,
+                        **_options(args))  # fmt: skip
+    spec, res = run.spec, run.result
     took = time.perf_counter() - start
     model = spec.model if spec.model == "logreg" else f"mlp {spec.hidden_text} {spec.activation}"
     test = "" if res.final_test_accuracy is None else f", test {res.final_test_accuracy:.4f}"
@@ -333,12 +314,10 @@ def _training_flags_given(args: argparse.Namespace) -> list[str]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .verification import verify
-
     bar = progress_bar("formula cells", enabled=not args.json and args.engine == "formulas")
     tick = ticker("LibreOffice recalculating", enabled=not args.json)
     with closing(bar, tick):
-        report = verify(args.file, engine=args.engine, progress=bar, tick=tick)
+        report = api.verify(args.file, engine=args.engine, progress=bar, tick=tick)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
