@@ -8,6 +8,7 @@ import numpy as np
 
 from .ops import Env
 from .program import TEST_PREFIX, Program
+from .spec import DEFAULT_BETA1, DEFAULT_BETA2, DEFAULT_EPSILON, DEFAULT_LR, DEFAULT_MOMENTUM
 
 Key = tuple[str, "int | None"]
 
@@ -24,14 +25,14 @@ class Inputs:
     label: np.ndarray  # N x 1
     classes: np.ndarray  # 1 x K
     init: dict[str, np.ndarray] = field(default_factory=dict)  # each of program.initial
-    lr: float = 1.0
+    lr: float = DEFAULT_LR
     n: float = 0.0  # the divisor N; the sample count unless a user changed it
     test_raw: np.ndarray | None = None  # held-out samples, if any
     test_label: np.ndarray | None = None
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
+    momentum: float = DEFAULT_MOMENTUM
+    beta1: float = DEFAULT_BETA1
+    beta2: float = DEFAULT_BETA2
+    epsilon: float = DEFAULT_EPSILON
 
     def env(self, lr: float | None = None) -> Env:
         return Env(self.lr if lr is None else lr, self.n, self.momentum, self.beta1,

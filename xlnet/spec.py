@@ -17,6 +17,15 @@ DEFAULT_EPOCHS = 20  # the book trains its logistic regressor for 20 epochs
 DEFAULT_LR = 1.0  # the book's learning rate
 DEFAULT_HIDDEN = 5  # the book's two-layer net
 DEFAULT_SEED = 0
+DEFAULT_OUTPUT = "softmax"
+DEFAULT_ACTIVATION = "tanh"
+DEFAULT_LAYOUT = "cells"
+DEFAULT_OPTIMIZER = "sgd"
+DEFAULT_TEST_FRACTION = 0.0
+DEFAULT_EXERCISE_EPOCHS = 1  # the book's sheet fills one epoch
+DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
+DEFAULT_SCORER_ROWS = 100  # input rows of a scorer's Score sheet
+MAX_SCORER_ROWS = 10_000  # each holds a few dozen formulas
 # PyTorch's and Keras's defaults, which fast.ai's spreadsheet uses too.
 DEFAULT_MOMENTUM = 0.9
 DEFAULT_BETA1 = 0.9
@@ -85,20 +94,23 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Spec:
+    """A model and its training settings; the defaults are the book's (DEFAULT_* above, which
+    the API's keywords and the CLI's flags use too)."""
+
     model: str = "logreg"
-    output: str = "softmax"
+    output: str = DEFAULT_OUTPUT
     hidden: tuple[int, ...] | int = (DEFAULT_HIDDEN,)
     epochs: int = DEFAULT_EPOCHS
     lr: float = DEFAULT_LR
     seed: int = DEFAULT_SEED
-    layout: str = "cells"
-    activation: str = "tanh"
-    optimizer: str = "sgd"
+    layout: str = DEFAULT_LAYOUT
+    activation: str = DEFAULT_ACTIVATION
+    optimizer: str = DEFAULT_OPTIMIZER
     momentum: float = DEFAULT_MOMENTUM
     beta1: float = DEFAULT_BETA1
     beta2: float = DEFAULT_BETA2
     epsilon: float = DEFAULT_EPSILON
-    test_fraction: float = 0.0
+    test_fraction: float = DEFAULT_TEST_FRACTION
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden, int) and not isinstance(self.hidden, bool):
