@@ -55,7 +55,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 def _blanks():
     from xlnet.program import STEP_GROUPS
-    from xlnet.workbook import Blanks
+    from xlnet.sheetwriter import Blanks
 
     todo = frozenset(step for step, group in STEP_GROUPS.items() if group != "params")
     return Blanks(todo, ("params",))

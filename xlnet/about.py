@@ -13,12 +13,11 @@ from .run import setting_values
 from .words import as_typed, quantity
 
 if TYPE_CHECKING:
-    from .workbook import SheetWriter
+    from .sheetwriter import SheetWriter
 
 
 def _exercise_lines(w: SheetWriter, program: Program, layout: Layout) -> list[tuple[str, object]]:
     blanks = w.blanks
-    assert blanks is not None
     who = f" for {blanks.student}" if blanks.student else ""
     lines: list[tuple[str, object]] = [
         ("head", f"Exercise{who}: fill in the blue blocks on the Train sheet"),
@@ -124,7 +123,7 @@ def write_about(
         ("", ""),
         ("head", "Blocks of each epoch, in order"),
     ]
-    if w.blanks is not None:
+    if w.blanks.exercise:
         lines[1:1] = _exercise_lines(w, program, layout)
     for step in program.epoch_steps:
         args = ", ".join(a.name + (" (previous epoch)" if a.prev else "") for a in step.args)

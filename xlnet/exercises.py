@@ -22,9 +22,10 @@ from .outfile import atomic_write
 from .program import GROUPS, STEP_GROUPS, Program
 from .reference import glorot_uniform
 from .run import Run, setting
+from .sheetwriter import Blanks
 from .spec import MAX_SEED, Spec
 from .template import BlockSpec, Template, available, load_template
-from .workbook import Blanks, BuildResult, build
+from .workbook import BuildResult, build
 from .xlsxio import Book, BookError
 
 DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do

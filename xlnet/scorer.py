@@ -32,12 +32,12 @@ from .ops import Env
 from .outfile import atomic_write, writer_options
 from .program import STEP_GROUPS, Step, build_program
 from .run import Run, as_whole, block_numbers
+from .sheetwriter import FIXED_TIME, NUMBER_FORMAT, Progress
 from .shown import format_literal
 from .spec import Spec, SpecError, parse_hidden
 from .tolerances import SCORER_TOLERANCE, scale
 from .verification import ENGINES, recompute
 from .words import quantity
-from .workbook import FIXED_TIME, NUMBER_FORMAT, Progress
 from .xlsxio import BookError, read_book
 from .xlsxsheet import FastSheet
 

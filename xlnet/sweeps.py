@@ -35,9 +35,11 @@ if TYPE_CHECKING:
 from .data import Dataset
 from .errors import XlnetError
 from .run import Run
+from .sheetwriter import NUMBER_FORMAT, Progress
 from .spec import Spec, SpecError
+from .summarysheet import LINE_CHART, epoch_axis
 from .words import quantity
-from .workbook import LINE_CHART, NUMBER_FORMAT, BuildResult, Progress, build, epoch_axis
+from .workbook import BuildResult, build
 from .xlsxsheet import FastSheet, straight_lines
 
 SWEEP = "Sweep"  # the sheet's name; workbook.build places extra sheets right after About

@@ -1,8 +1,8 @@
-"""Writes the training workbook (.xlsx): sheets, formulas with cached values, names, chart."""
+"""Writes the training workbook (.xlsx): trains NumPy, then each sheet's formulas with cached
+values, the defined names and the chart, atomically."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,23 +26,18 @@ from .layout import (
     OPTIMIZER_INPUTS,
     SETTING_ROWS,
     SETTINGS,
-    SUMMARY,
     TEST,
     TRAIN,
     Block,
     Layout,
 )
-from .outfile import atomic_write, writer_options
+from .outfile import atomic_write
 from .program import TEST_PREFIX, Program
 from .reference import Inputs, Key
 from .run import Run, setting_values
-from .shown import literal_format
+from .sheetwriter import NO_BLANKS, Blanks, Progress, SheetWriter
 from .spec import Spec, SpecError
-from .xlsxsheet import FastSheet, straight_lines
-
-# A fixed creation time makes the same command write the same bytes.
-FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
-NUMBER_FORMAT = "0.000000"
+from .summarysheet import write_summary
 
 
 @dataclass(frozen=True)
@@ -59,23 +54,11 @@ class BuildResult:
     test_accuracies: tuple[float, ...] | None = None
 
 
-Progress = Callable[[int, int], None]  # (formula cells written, formula cells in all)
-
-
-@dataclass(frozen=True)
-class Blanks:
-    """What an exercise leaves to the student: the epoch steps written blank, and who it is for."""
-
-    steps: frozenset[str]
-    given: tuple[str, ...]
-    student: str = ""
-
-
 def build(
     spec: Spec,
     dataset: Dataset,
     out: str | Path,
-    blanks: Blanks | None = None,
+    blanks: Blanks = NO_BLANKS,
     extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
     about: tuple[str, ...] = (),
     progress: Progress | None = None,
@@ -99,98 +82,8 @@ def build(
                        run.first_loss, *run.history())  # fmt: skip
 
 
-def formula_total(program: Program, layout: Layout, blanks: Blanks | None = None) -> int:
-    """How many formula cells the workbook of `program` holds (blank blocks hold none)."""
-
-    def size(name: str, epoch: int | None = None) -> int:
-        b = layout.block(name, epoch)
-        return b.nrows * b.ncols
-
-    total = sum(size(s.out) for s in program.data_steps)
-    blank = blanks.steps if blanks is not None else frozenset()
-    per_epoch = sum(size(s.out, 1) for s in program.epoch_steps if s.out not in blank)
-    total += per_epoch * program.spec.epochs
-    return total + sum(size(name) for name in (*program.summary, "Confusion"))
-
-
-class SheetWriter:
-    def __init__(
-        self, path: str, program: Program, layout: Layout, dataset: Dataset,
-        blanks: Blanks | None = None,
-        extra: Callable[[xlsxwriter.Workbook, dict], None] | None = None,
-        progress: Progress | None = None,
-    ) -> None:  # fmt: skip
-        self.program, self.layout, self.dataset, self.blanks = program, layout, dataset, blanks
-        self.wb = xlsxwriter.Workbook(path, writer_options(path))
-        self.wb.set_properties(
-            {"title": "xlnet training workbook", "creator": "xlnet", "created": FIXED_TIME}
-        )
-        self.sheets = {ABOUT: self.wb.add_worksheet(ABOUT, FastSheet)}
-        self.bold = self.wb.add_format({"bold": True})
-        self.title = self.wb.add_format({"bold": True, "font_size": 14})
-        self.num = self.wb.add_format({"num_format": NUMBER_FORMAT})
-        self.count = self.wb.add_format({"num_format": "0"})
-        # Labels: what a block's columns are (over right-aligned numbers) and its rows are.
-        label = {"italic": True, "font_color": "#595959"}
-        self.label = self.wb.add_format({**label, "align": "right"})
-        self.row_label = self.wb.add_format(label)
-        if extra is not None:
-            extra(self.wb, {"bold": self.bold, "title": self.title, "num": self.num})
-        names = [SUMMARY, SETTINGS, DATA, *([TEST] if program.dims.n_test else []), INIT, TRAIN]
-        self.sheets.update({name: self.wb.add_worksheet(name, FastSheet) for name in names})
-        self.input = self.wb.add_format({"num_format": "General", "bg_color": "#FFF2CC"})
-        self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
-        self.formulas = 0
-        self.progress = progress
-        self.total = formula_total(program, layout, blanks) if progress is not None else 0
-        self._class_formats: dict = {}
-
-    def class_format(self, dataset: Dataset, j: int, bold: bool = False, plain: bool = False):
-        """Shows class j's value as "Cultivar 1", or a text class's name (the cell holds its
-        code); `plain`: without the input colour."""
-        key = (j, bold or plain)
-        if key not in self._class_formats:
-            if dataset.class_names:
-                shown = literal_format(dataset.class_names[j])
-            else:
-                shown = literal_format(dataset.target_name + " ") + "General"
-            props: dict = {"num_format": shown}
-            if bold:
-                props["bold"] = True
-            else:
-                props["bg_color"] = "#FFF2CC"
-            self._class_formats[key] = self.wb.add_format(props)
-        return self._class_formats[key]
-
-    def text(self, sheet: str, row: int, col: int, value, fmt=None) -> None:
-        self.sheets[sheet].write(row, col, value, fmt)
-
-    def numbers(self, block: Block, array: np.ndarray) -> None:
-        ws = self.sheets[block.sheet]
-        for i, j, r, c in block.cells():
-            ws.write_number(r, c, float(array[i, j]), self.input)
-
-    def formula_block(self, block: Block, formula, array: np.ndarray, fmt=None) -> None:
-        ws, fmt, cached = self.sheets[block.sheet], fmt or self.num, array.astype(float).tolist()
-        for i, j, r, c in block.cells():
-            ws.write_formula(r, c, "=" + formula(i, j), fmt, cached[i][j])
-        self._count(block)
-
-    def array_block(self, block: Block, formula: str, array: np.ndarray, fmt=None) -> None:
-        """One legacy (CSE) array formula over the block, each cell with its cached value."""
-        ws = self.sheets[block.sheet]
-        ws.write_array_values(block.row, block.col, "{=" + formula + "}", fmt or self.num,
-                              array.astype(float).tolist())  # fmt: skip
-        self._count(block)
-
-    def _count(self, block: Block) -> None:
-        self.formulas += block.nrows * block.ncols
-        if self.progress is not None:
-            self.progress(self.formulas, self.total)
-
-
 def _write(
-    path: str, run: Run, blanks: Blanks | None = None, extra=None, about=(), progress=None
+    path: str, run: Run, blanks: Blanks = NO_BLANKS, extra=None, about=(), progress=None
 ) -> int:
     program, layout, dataset, inputs, values = (
         run.program,
@@ -207,7 +100,7 @@ def _write(
         _write_test(w, program, layout, run.test, values)
     _write_init(w, program, layout, values)
     _write_train(w, program, layout, values)
-    _write_summary(w, program, layout, values)
+    write_summary(w, program, layout, values)
     write_about(w, program, layout, dataset, inputs, about)
     for p in program.params:
         w.wb.define_name(f"{p}_init", "=" + layout.block("New " + p, 0).a1)
@@ -233,7 +126,7 @@ def _write_settings(
         ws.write(b.row, 0, label)
         ws.write(b.row, 1, value[key], w.input if key in inputs_here else None)
         ws.write(b.row, 2, meaning)
-    if w.blanks is not None:
+    if w.blanks.exercise:
         extra = {"given": ",".join(w.blanks.given) or "none", "student": w.blanks.student}
         for key, label, meaning in EXERCISE_ROWS:
             b = layout.setting(key)
@@ -349,9 +242,9 @@ def _write_steps(w: SheetWriter, program: Program, layout: Layout, steps, epoch,
         else:
             args = [layout.block(*program.locate(a, epoch)) for a in step.args]
         value = values[(step.out, epoch)]
-        if epoch is not None and w.blanks is not None:
+        if epoch is not None and w.blanks.exercise:
             value = np.zeros_like(value)  # no answers in an exercise's cached values
-        if epoch is not None and w.blanks is not None and step.out in w.blanks.steps:
+        if epoch is not None and step.out in w.blanks.steps:
             ws = w.sheets[out.sheet]
             for _, _, r, c in out.cells():
                 ws.write_blank(r, c, None, w.todo)
@@ -379,87 +272,3 @@ def _write_train(
         _write_steps(w, program, layout, program.epoch_steps, epoch, values)
     # The first band's names and labels head every band: all bands share their columns.
     ws.freeze_panes(BAND_HEADER, 1)
-
-
-def _write_summary(
-    w: SheetWriter, program: Program, layout: Layout, values: dict[Key, np.ndarray]
-) -> None:
-    ws = w.sheets[SUMMARY]
-    e = program.spec.epochs
-    ws.write(0, 0, "Epoch", w.bold)
-    epochs = layout.summary_epoch_block()
-    for i in range(e):
-        ws.write_number(epochs.row + i, epochs.col, i + 1)
-    chart = w.wb.add_chart(LINE_CHART)
-    straight_lines(chart)
-    cats = [SUMMARY, epochs.row, epochs.col, epochs.row + e - 1, epochs.col]
-    for name, per_epoch in program.summary.items():
-        block = layout.block(name)
-        ws.write(0, block.col, per_epoch, w.bold)
-
-        def formula(i: int, j: int, per_epoch=per_epoch) -> str:
-            return layout.block(per_epoch, i + 1).ref(0, 0, SUMMARY)
-
-        cached = values[(name, None)] * (0 if w.blanks is not None else 1)
-        w.formula_block(block, formula, cached)
-        series = {
-            "name": per_epoch,
-            "categories": cats,
-            "values": [SUMMARY, block.row, block.col, block.row + e - 1, block.col],
-            "smooth": False,
-        }
-        if per_epoch != "Loss":
-            series["y2_axis"] = True
-        chart.add_series(series)
-    held_out = program.dims.n_test > 0
-    chart.set_title(
-        {"name": "Train loss, train and test accuracy" if held_out else
-         "Training loss and accuracy"}
-    )  # fmt: skip
-    chart.set_x_axis(epoch_axis(e))
-    chart.set_y_axis({"name": "Loss (mean over samples)", "min": 0})
-    # A little above 1, so that a run at full accuracy is not drawn along the plot's border.
-    chart.set_y2_axis({"name": "Accuracy", "min": 0, "max": 1.05, "major_unit": 0.25,
-                       "num_format": "0%"})  # fmt: skip
-    chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": 720, "height": 400})
-    _write_confusion(w, program, layout, values)
-    ws.insert_chart(program.dims.k + 4, layout.confusion_col, chart)
-    ws.freeze_panes(1, 1)
-    ws.set_landscape()  # printed, the chart and the confusion matrix stay beside the numbers
-    ws.fit_to_pages(1, 0)
-
-
-# Epochs are numbers, on a value axis: a category axis crowds 1,000 labels together.
-LINE_CHART = {"type": "scatter", "subtype": "straight"}
-
-
-def epoch_axis(epochs: int) -> dict:
-    """A value axis from 0 to the last epoch, stepped 1, 2 or 5 times a power of ten so that
-    it shows at most ten steps."""
-    step = next(m * 10**p for p in range(7) for m in (1, 2, 5) if m * 10**p * 10 >= epochs)
-    return {"name": "Epoch", "min": 0, "max": epochs, "major_unit": step}
-
-
-def _write_confusion(
-    w: SheetWriter, program: Program, layout: Layout, values: dict[Key, np.ndarray]
-) -> None:
-    """The last epoch's confusion matrix: rows the actual class, columns the predicted one."""
-    ws = w.sheets[SUMMARY]
-    block = layout.block("Confusion")
-    which = "held-out (Test sheet)" if program.dims.n_test else "training"
-    ws.write(0, layout.confusion_col,
-             f"Confusion matrix, epoch {program.spec.epochs}, {which} samples: "
-             "rows actual class, columns predicted", w.bold)  # fmt: skip
-    ws.write(1, layout.confusion_col, "actual / predicted", w.bold)
-    for j in range(program.dims.k):
-        value = float(values[("Classes", None)][0, j])
-        head = w.class_format(w.dataset, j, bold=True, plain=True)
-        ws.write_number(1, block.col + j, value, head)
-        ws.write_number(block.row + j, layout.confusion_col, value, head)
-    step = program.final_steps[0]
-    last = program.spec.epochs
-    args = [layout.block(*program.locate(a, last)) for a in step.args]
-    cached = values[("Confusion", None)] * (0 if w.blanks is not None else 1)
-    fmt = w.count if step.op.whole else None
-    w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached, fmt)
