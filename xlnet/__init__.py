@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import FileError, XlnetError
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["FileError", "XlnetError", "__version__", "build", "check", "exercise",
            "export_scorer", "sweep", "verify"]  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-from . import __version__
 from .exercises import DEFAULT_GIVEN, VARY_LR
 from .scorer import DEFAULT_ROWS, MAX_INPUT_ROWS
 from .spec import (
@@ -30,6 +29,7 @@ from .spec import (
     SpecError,
     parse_hidden,
 )
+from .version import __version__
 
 
 class UsageError(Exception):

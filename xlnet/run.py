@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from . import __version__, a1
+from . import a1
 from .data import Dataset, check_normalisable, split
 from .layout import (
     BETA1_NAME,
@@ -41,6 +41,7 @@ from .spec import (
     SpecError,
     parse_hidden,
 )
+from .version import __version__
 from .xlsxio import Book, BookError
 
 
