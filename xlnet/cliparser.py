@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from .exercises import DEFAULT_GIVEN, VARY_LR
-from .scorer import DEFAULT_ROWS, MAX_INPUT_ROWS
 from .spec import (
     ACTIVATIONS,
     DEFAULT_BETA1,
@@ -16,11 +15,13 @@ from .spec import (
     DEFAULT_HIDDEN,
     DEFAULT_LR,
     DEFAULT_MOMENTUM,
+    DEFAULT_SCORER_ROWS,
     DEFAULT_SEED,
     LAYOUTS,
     MAX_EPOCHS,
     MAX_HIDDEN,
     MAX_LAYERS,
+    MAX_SCORER_ROWS,
     MAX_SEED,
     MODELS,
     OPTIMIZERS,
@@ -363,13 +364,13 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--out", required=True, metavar="FILE", help="output .xlsx path")
     e.add_argument(
         "--rows",
-        type=_int_in(1, MAX_INPUT_ROWS),
-        default=DEFAULT_ROWS,
-        help=f"rows of the input area (default {DEFAULT_ROWS})",
+        type=_int_in(1, MAX_SCORER_ROWS),
+        default=DEFAULT_SCORER_ROWS,
+        help=f"rows of the input area (default {DEFAULT_SCORER_ROWS})",
     )
     e.add_argument(
         "--examples",
-        type=_int_in(0, MAX_INPUT_ROWS),
+        type=_int_in(0, MAX_SCORER_ROWS),
         default=0,
         help="prefill this many rows with training samples, every class in turn (default 0)",
     )

@@ -26,6 +26,7 @@ from .sheetwriter import Blanks
 from .spec import MAX_SEED, Spec
 from .template import BlockSpec, Template, available, load_template
 from .workbook import BuildResult, build
+from .xlsxedit import edited_copy
 from .xlsxio import Book, BookError
 
 DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
@@ -188,34 +189,25 @@ def write_template_exercise(
 
 
 def _personalise(template: Template, variant: Variant, dst: Path) -> None:
-    import warnings
-
-    import openpyxl
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about the book's data validation
-        wb = openpyxl.load_workbook(template.source)
     rng = np.random.default_rng(variant.seed)
-    for sheet in template.sheets:
-        if sheet.name not in wb.sheetnames:
-            continue
-        ws = wb[sheet.name]
-        ws.cell(sheet.lr.row + 1, sheet.lr.col + 1).value = variant.lr
-        for b in sheet.blocks:
-            if b.kind != "param":
+    with edited_copy(template.source, dst) as book:
+        for sheet in template.sheets:
+            if sheet.name not in book.sheet_names:
                 continue
-            block = b.forms[0][1]
-            if block.nrows * block.ncols > 1:
-                w = glorot_uniform(rng, block.nrows, block.ncols)
-            else:
-                w = np.zeros((1, 1))
-            for i, j, r, c in block.cells():
-                ws.cell(r + 1, c + 1).value = float(w[i, j])
-    info = wb.create_sheet(STUDENT_SHEET)
-    for row in (("Student", variant.student), ("Seed", variant.seed),
-                ("Learning rate", variant.lr), ("Template", template.name)):  # fmt: skip
-        info.append(row)
-    wb.save(dst)
+            cells: dict[tuple[int, int], object] = {(sheet.lr.row, sheet.lr.col): variant.lr}
+            for b in sheet.blocks:
+                if b.kind != "param":
+                    continue
+                block = b.forms[0][1]
+                if block.nrows * block.ncols > 1:
+                    w = glorot_uniform(rng, block.nrows, block.ncols)
+                else:
+                    w = np.zeros((1, 1))
+                cells.update({(r, c): float(w[i, j]) for i, j, r, c in block.cells()})
+            book.enter(sheet.name, cells)
+        rows = [("Student", variant.student), ("Seed", variant.seed),
+                ("Learning rate", variant.lr), ("Template", template.name)]  # fmt: skip
+        book.add_sheet(STUDENT_SHEET, rows)
 
 
 def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[Task]:

@@ -30,6 +30,7 @@ from .xlsxsheet import FastSheet
 # A fixed creation time makes the same command write the same bytes.
 FIXED_TIME = dt.datetime(2024, 1, 1, 0, 0, 0)
 NUMBER_FORMAT = "0.000000"
+INPUT_COLOR = "#FFF2CC"  # the yellow of cells a user may change: data, weights, settings
 
 
 Progress = Callable[[int, int], None]  # (formula cells written, formula cells in all)
@@ -90,7 +91,7 @@ class SheetWriter:
             extra(self.wb, {"bold": self.bold, "title": self.title, "num": self.num})
         names = [SUMMARY, SETTINGS, DATA, *([TEST] if program.dims.n_test else []), INIT, TRAIN]
         self.sheets.update({name: self.wb.add_worksheet(name, FastSheet) for name in names})
-        self.input = self.wb.add_format({"num_format": "General", "bg_color": "#FFF2CC"})
+        self.input = self.wb.add_format({"num_format": "General", "bg_color": INPUT_COLOR})
         self.todo = self.wb.add_format({"num_format": NUMBER_FORMAT, "bg_color": "#DDEBF7"})
         self.formulas = 0
         self.progress = progress
@@ -110,7 +111,7 @@ class SheetWriter:
             if bold:
                 props["bold"] = True
             else:
-                props["bg_color"] = "#FFF2CC"
+                props["bg_color"] = INPUT_COLOR
             self._class_formats[key] = self.wb.add_format(props)
         return self._class_formats[key]
 
