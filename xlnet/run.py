@@ -199,8 +199,7 @@ def _read_run(book: Book) -> Run:
         v = as_whole(entered(key), low)
         if v is None:
             raise BookError(
-                f"{book.path}: Settings {key} must be a whole number >= {low}, "
-                f"got {entered(key)!r}"
+                f"{book.path}: Settings {key} must be a whole number >= {low}, got {entered(key)!r}"
             )
         return v
 
