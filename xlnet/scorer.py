@@ -30,7 +30,7 @@ from .evaluate import EMPTY, EvalError, Result, evaluate, is_error
 from .layout import DATA, DATA_TOP, Block
 from .ops import Env
 from .outfile import atomic_write, writer_options
-from .program import STEP_GROUPS, Step, build_program
+from .program import Step, build_program
 from .run import block_numbers, read_run
 from .shown import format_literal
 from .spec import Spec, SpecError, parse_hidden
@@ -139,7 +139,7 @@ def forward_steps(spec: Spec, f: int, k: int) -> tuple[Step, ...]:
     z-score, the epoch's forward steps and the prediction."""
     program = build_program(spec, 1, f, k)
     zscore = next(s for s in program.data_steps if s.out == "X")
-    forward = tuple(s for s in program.epoch_steps if STEP_GROUPS[s.op.name] == "forward")
+    forward = tuple(s for s in program.epoch_steps if s.op.group == "forward")
     predict = next(s for s in program.epoch_steps if s.out == PREDICTION)
     return (zscore, *forward, predict)
 

@@ -33,8 +33,6 @@ from .xlsxio import Book, read_book, read_cached
 # is read back exactly: no slack.
 PERTURB = {"formulas": 0.0, "libreoffice": 1e-14}  # formulas: the exact doubles it computed
 SLACK = 10.0
-# Steps whose result is exact (a comparison, a count, a copy): never any slack.
-EXACT_OPS = ("onehot", "accuracy", "test_accuracy", "confusion", "copy")
 ENGINES = ("formulas", "libreoffice")
 FD_CHECK = "FD gradient check"  # the report row of the reference's own gradient check
 
@@ -521,7 +519,7 @@ def _local_expected(
     with np.errstate(all="ignore"):
         local = step.op.numpy(env, *args)
         slack = np.zeros_like(local)
-        if perturb == 0 or step.op.name in EXACT_OPS:
+        if perturb == 0 or step.op.exact:
             return local, slack
         if step.op.name == "predict":
             return local, _tie_slack(args[0], args[1], local, perturb)
