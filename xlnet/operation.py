@@ -1,4 +1,4 @@
-"""What an operation is (Op: its forms and what grading and verify know of it) and a check."""
+"""What an operation is (Op, a registry entry) and how a block it computes is graded (Check)."""
 
 from __future__ import annotations
 
