@@ -54,10 +54,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 
 def _blanks():
-    from xlnet.program import STEP_GROUPS
+    from xlnet.ops import OPS
     from xlnet.sheetwriter import Blanks
 
-    todo = frozenset(step for step, group in STEP_GROUPS.items() if group != "params")
+    todo = frozenset(op.name for op in OPS.values() if op.group not in (None, "params"))
     return Blanks(todo, ("params",))
 
 

@@ -10,14 +10,14 @@ from dataclasses import replace
 import numpy as np
 
 from . import a1
+from .block import Block
 from .checkreport import BlockCheck
 from .evaluate import EMPTY, Result
-from .layout import Block
-from .ops import Env
 from .program import Program, Step
 from .reference import Key, train
 from .result import FormulaCells
 from .run import Run
+from .scalars import Env
 from .tolerances import CHAOS, LOCAL_TOLERANCE, TOLERANCE
 
 # LibreOffice's files keep 15 significant digits, so the values a local check reads from them
@@ -27,8 +27,6 @@ from .tolerances import CHAOS, LOCAL_TOLERANCE, TOLERANCE
 # is read back exactly: no slack.
 PERTURB = {"formulas": 0.0, "libreoffice": 1e-14}  # formulas: the exact doubles it computed
 SLACK = 10.0
-# Steps whose result is exact (a comparison, a count, a copy): never any slack.
-EXACT_OPS = ("onehot", "accuracy", "test_accuracy", "confusion", "copy")
 
 
 def blocks_to_check(run: Run) -> list[tuple[str, int | None, Block]]:
@@ -293,7 +291,7 @@ def _local_expected(
     with np.errstate(all="ignore"):
         local = step.op.numpy(env, *args)
         slack = np.zeros_like(local)
-        if perturb == 0 or step.op.name in EXACT_OPS:
+        if perturb == 0 or step.op.exact:
             return local, slack
         if step.op.name == "predict":
             return local, _tie_slack(args[0], args[1], local, perturb)

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import step_check
 from .data import Dataset
 from .errors import XlnetError
 from .grade import Task, tasks_from_template
 from .layout import SETTINGS, TRAIN, setting_block
 from .outfile import atomic_write
-from .program import GROUPS, STEP_GROUPS, Program
+from .program import GROUPS, Program
 from .reference import glorot_uniform
 from .run import Run, setting
 from .sheetwriter import Blanks
@@ -55,7 +54,7 @@ def parse_given(text: str) -> tuple[str, ...]:
 
 
 def blank_steps(program: Program, given: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(s.out for s in program.epoch_steps if STEP_GROUPS[s.op.name] not in given)
+    return frozenset(s.out for s in program.epoch_steps if s.op.group not in given)
 
 
 def write_exercise(
@@ -239,13 +238,13 @@ def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[
         blocks.append(BlockSpec(f"{carried}@0", "input", (("", layout.block(carried, 0)),)))
     for e in range(1, program.spec.epochs + 1):
         for step in program.epoch_steps:
-            kind = "input" if STEP_GROUPS[step.op.name] in given else "formula"
+            kind = "input" if step.op.group in given else "formula"
             args = []
             for a in step.args:
                 name, epoch = program.locate(a, e)
                 args.append(name if epoch is None else f"{name}@{epoch}")
             blocks.append(BlockSpec(f"{step.out}@{e}", kind, (("", layout.block(step.out, e)),),
-                                    step_check(step.op.name), tuple(args), epoch=e))  # fmt: skip
+                                    step.op.check, tuple(args), epoch=e))  # fmt: skip
     lr, n = (setting_block(k) for k in ("learning_rate", "n_samples"))
     return [Task(TRAIN, lr, n, tuple(blocks), notes)]
 

@@ -6,10 +6,11 @@ disagree about where a block is. Nothing here touches a file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import a1
+from .block import Block
+from .scalars import BETA1_NAME, BETA2_NAME, EPS_NAME, LR_NAME, MOMENTUM_NAME, N_NAME
 from .spec import SpecError
 
 if TYPE_CHECKING:
@@ -24,12 +25,6 @@ TRAIN = "Train"
 TEST = "Test"  # held-out samples; only with a test fraction
 SHEETS = (ABOUT, SUMMARY, SETTINGS, DATA, INIT, TRAIN)  # in every training workbook
 
-LR_NAME = "learning_rate"
-N_NAME = "n_samples"
-MOMENTUM_NAME = "momentum"
-BETA1_NAME = "adam_beta1"
-BETA2_NAME = "adam_beta2"
-EPS_NAME = "adam_epsilon"
 HYPER_NAMES = (MOMENTUM_NAME, BETA1_NAME, BETA2_NAME, EPS_NAME)
 # The hyperparameter cells each optimizer's formulas read (input cells, like the learning rate).
 OPTIMIZER_INPUTS = {"sgd": (), "momentum": (MOMENTUM_NAME,),
@@ -71,55 +66,6 @@ SETTING_KEYS = tuple(k for k, _, _ in SETTING_ROWS + EXERCISE_ROWS)
 DATA_TOP = 4  # first sample row (0-based) on the Data sheet; rows above hold titles and stats
 LABEL_COL = 0  # the class label of each sample, left of the raw features
 BAND_HEADER = 2  # rows above each epoch's blocks: the epoch title, then the block headers
-
-
-@dataclass(frozen=True)
-class Block:
-    """A rectangle of cells on one sheet, 0-based top-left, with A1 helpers for formulas."""
-
-    sheet: str
-    row: int
-    col: int
-    nrows: int
-    ncols: int
-
-    def _prefix(self, here: str) -> str:
-        return "" if here == self.sheet else a1.quote_sheet(self.sheet) + "!"
-
-    def ref(self, i: int, j: int, here: str, row_abs: bool = False, col_abs: bool = False) -> str:
-        return self._prefix(here) + a1.cell(self.row + i, self.col + j, row_abs, col_abs)
-
-    def row_range(self, i: int, here: str) -> str:
-        """Row i of the block, columns anchored so the formula can be filled right."""
-        r = self.row + i
-        left = a1.cell(r, self.col, col_abs=True)
-        right = a1.cell(r, self.col + self.ncols - 1, col_abs=True)
-        return f"{self._prefix(here)}{left}:{right}"
-
-    def col_range(self, j: int, here: str) -> str:
-        """Column j of the block, rows anchored so the formula can be filled down."""
-        c = self.col + j
-        top = a1.cell(self.row, c, row_abs=True)
-        bottom = a1.cell(self.row + self.nrows - 1, c, row_abs=True)
-        return f"{self._prefix(here)}{top}:{bottom}"
-
-    def whole(self, here: str) -> str:
-        tl = a1.cell(self.row, self.col, True, True)
-        br = a1.cell(self.row + self.nrows - 1, self.col + self.ncols - 1, True, True)
-        return (
-            f"{self._prefix(here)}{tl}:{br}"
-            if self.nrows * self.ncols > 1
-            else (self._prefix(here) + tl)
-        )
-
-    def cells(self):
-        for i in range(self.nrows):
-            for j in range(self.ncols):
-                yield i, j, self.row + i, self.col + j
-
-    @property
-    def a1(self) -> str:
-        return self.whole(here="")
 
 
 def setting_block(key: str) -> Block:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .ops import OPS, Op
+from .operation import Op
+from .ops import OPS
 from .spec import Spec
 
 
@@ -36,21 +37,10 @@ class Step:
     args: tuple[Arg, ...]
 
 
-# Exercises give or leave blank whole groups of epoch steps, named by what they do.
-STEP_GROUPS = {
-    "copy": "params",
-    "affine": "forward", "tanh": "forward", "sigmoid": "forward", "relu": "forward",
-    "row_max": "forward", "exp_shift": "forward", "normalise": "forward",
-    "cross_entropy": "loss", "binary_cross_entropy": "loss", "mean": "loss", "predict": "loss",
-    "accuracy": "loss", "test_accuracy": "loss",
-    "delta": "backward", "grad_w": "backward", "grad_b": "backward", "back_tanh": "backward",
-    "back_sigmoid": "backward", "back_relu": "backward",
-    "sgd": "update", "velocity": "update", "moment1": "update", "moment2": "update",
-    "adam": "update", "beta1_power": "update", "beta2_power": "update",
-}  # fmt: skip
+# Exercises give or leave blank whole groups of epoch steps, named by what they do (each op's
+# group is in its registry entry).
 GROUPS = ("params", "forward", "loss", "backward", "update")
 
-BACKWARD_OP = {"tanh": "back_tanh", "sigmoid": "back_sigmoid", "relu": "back_relu"}
 # Adam's beta1^t and beta2^t, carried from epoch to epoch as running products from 1.
 BETA_POWERS = ("beta1^t", "beta2^t")
 TEST_PREFIX = "Test "
@@ -202,7 +192,7 @@ def build_program(spec: Spec, n: int, f: int, k: int, n_test: int = 0) -> Progra
         ]
         if layer > 1:
             shapes[f"dZ{layer - 1}"] = (n, widths[layer - 1])
-            backward.append(_step(f"dZ{layer - 1}", BACKWARD_OP[spec.activation], f"dZ{layer}",
+            backward.append(_step(f"dZ{layer - 1}", OPS[spec.activation].backward, f"dZ{layer}",
                                   f"W{layer}", f"A{layer - 1}"))  # fmt: skip
     for p in params:
         shapes["d" + p] = shapes[p]

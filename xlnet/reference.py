@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .ops import Env
 from .program import TEST_PREFIX, Program
+from .scalars import Env
 from .spec import DEFAULT_BETA1, DEFAULT_BETA2, DEFAULT_EPSILON, DEFAULT_LR, DEFAULT_MOMENTUM
 
 Key = tuple[str, "int | None"]

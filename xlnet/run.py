@@ -11,27 +11,22 @@ from functools import cached_property
 import numpy as np
 
 from . import a1
+from .block import Block
 from .data import Dataset, check_normalisable, split
 from .layout import (
-    BETA1_NAME,
-    BETA2_NAME,
     DATA,
     DATA_TOP,
-    EPS_NAME,
     LABEL_COL,
-    LR_NAME,
-    MOMENTUM_NAME,
-    N_NAME,
     OPTIMIZER_INPUTS,
     SETTINGS,
     SHEETS,
     TEST,
-    Block,
     Layout,
     setting_block,
 )
 from .program import TEST_PREFIX, Program, build_program
 from .reference import Inputs, Key, initial_params, train
+from .scalars import BETA1_NAME, BETA2_NAME, EPS_NAME, LR_NAME, MOMENTUM_NAME, N_NAME
 from .spec import (
     DEFAULT_BETA1,
     DEFAULT_BETA2,

@@ -10,18 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import xlsxwriter
 
+from .block import Block
 from .data import Dataset
-from .layout import (
-    ABOUT,
-    DATA,
-    INIT,
-    SETTINGS,
-    SUMMARY,
-    TEST,
-    TRAIN,
-    Block,
-    Layout,
-)
+from .layout import ABOUT, DATA, INIT, SETTINGS, SUMMARY, TEST, TRAIN, Layout
 from .outfile import writer_options
 from .program import Program
 from .shown import literal_format

@@ -11,6 +11,7 @@ import numpy as np
 import xlsxwriter
 
 from .about import write_about
+from .block import Block
 from .data import Dataset
 from .labels import column_labels, row_labels
 from .layout import (
@@ -21,20 +22,18 @@ from .layout import (
     EXERCISE_ROWS,
     HYPER_NAMES,
     INIT,
-    LR_NAME,
-    N_NAME,
     OPTIMIZER_INPUTS,
     SETTING_ROWS,
     SETTINGS,
     TEST,
     TRAIN,
-    Block,
     Layout,
 )
 from .outfile import atomic_write
 from .program import TEST_PREFIX, Program
 from .reference import Inputs, Key
 from .run import Run, setting_values
+from .scalars import LR_NAME, N_NAME
 from .sheetwriter import NO_BLANKS, Blanks, Progress, SheetWriter
 from .spec import Spec, SpecError
 from .summarysheet import write_summary

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import Env
-from ..program import STEP_GROUPS, Step, build_program
+from ..program import Step, build_program
+from ..scalars import Env
 from ..spec import Spec
 from .model import Scorer, ScorerError
 
@@ -21,7 +21,7 @@ def forward_steps(spec: Spec, f: int, k: int) -> tuple[Step, ...]:
     z-score, the epoch's forward steps and the prediction."""
     program = build_program(spec, 1, f, k)
     zscore = next(s for s in program.data_steps if s.out == "X")
-    forward = tuple(s for s in program.epoch_steps if STEP_GROUPS[s.op.name] == "forward")
+    forward = tuple(s for s in program.epoch_steps if s.op.group == "forward")
     predict = next(s for s in program.epoch_steps if s.out == PREDICTION)
     return (zscore, *forward, predict)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..layout import Block
+from ..block import Block
 from ..program import Step, build_program
 from ..spec import Spec
 from .forward import PREDICTION, forward_steps

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import a1
+from ..block import Block
 from ..data import Dataset
 from ..errors import XlnetError
 from ..evaluate import EMPTY, EvalError, Result, evaluate
-from ..layout import DATA, DATA_TOP, Block
+from ..layout import DATA, DATA_TOP
 from ..run import Run, as_number
 from ..sheetwriter import Progress
 from ..shown import format_literal

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xlsxwriter
 
-from ..layout import Block
+from ..block import Block
 from ..outfile import atomic_write, writer_options
 from ..sheetwriter import FIXED_TIME, INPUT_COLOR, NUMBER_FORMAT, Progress
 from ..spec import DEFAULT_SCORER_ROWS, MAX_SCORER_ROWS
