@@ -334,7 +334,9 @@ def _check_extent(cells: Cells, extent: tuple[int, int]) -> None:
         )
 
 
-def read_sheet(chunks: Iterator[bytes], strings: list[str], budget: list[int], cached=False):
+def read_sheet(
+    chunks: Iterator[bytes], strings: list[str], budget: list[int], cached: bool = False
+) -> Cells:
     """The cells of one worksheet part, read from its XML chunks."""
     reader = _Reader(strings, budget, cached)
     feed(parser(reader.start, reader.end, reader.text, _NAMES), chunks)
