@@ -15,17 +15,9 @@ import pytest
 from xlnet.evaluate import evaluate
 from xlnet.run import Run
 from xlnet.spec import Spec
-from xlnet.sweeps import (
-    BEST_MARK,
-    MAX_LEGEND,
-    MAX_RUNS,
-    SWEEP,
-    TABLE_TOP,
-    SweepError,
-    rank_order,
-    run_sweep,
-    write_sweep,
-)
+from xlnet.sweepresults import BEST_MARK
+from xlnet.sweeps import MAX_RUNS, SweepError, rank_order, run_sweep, write_sweep
+from xlnet.sweepsheet import MAX_LEGEND, SWEEP, TABLE_TOP
 from xlnet.verification import verify
 from xlnet.xlsxio import read_book
 

@@ -28,7 +28,6 @@ from .workbook import BuildResult, build
 from .xlsxedit import edited_copy
 from .xlsxio import Book, BookError
 
-DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
 VARY_LR = (0.1, 1.0)  # --vary-lr draws a student's learning rate log-uniformly from this range
 MAX_ROSTER = 2000
 STUDENT_SHEET = "Student"  # in a template's per-student copy: who it is for, seed, lr

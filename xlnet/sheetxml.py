@@ -6,26 +6,23 @@ refused instead of guessed (a row or a cell given twice, a cell whose address is
 row, overlapping array formulas, a formula inside another formula's array range). Excel's
 specification limits (1,048,576 rows, 16,384 columns, 8,192 characters a formula, 64 nesting
 levels, 255 arguments) are applied while reading, before any per-cell work.
+
+This module is the expat state machine over rows and cells; a cell's address and value are
+read by sheetcells.py, its formula by sheetformulas.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from . import a1
 from .a1 import MAX_COLS, MAX_ROWS
-from .xmlstream import PartError, feed, parser, xstring
+from .sheetcells import Cells, cell_at, cell_value
+from .sheetformulas import MAX_ARGUMENTS, MAX_FORMULA_CHARS, MAX_NESTING, Formulas, check_arrays
+from .xmlstream import PartError, feed, parser
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
-MAX_FORMULA_CHARS = 8_192
-MAX_NESTING = 64
-MAX_ARGUMENTS = 255
 # The evaluator holds each sheet as a dense grid (~21 bytes a cell): a sheet whose cells or
 # references span more than this many (rows x columns of its extent) is refused, not computed.
 MAX_GRID_CELLS = 32_000_000
@@ -33,66 +30,6 @@ MAX_GRID_CELLS = 32_000_000
 # The elements every cell is made of, compared by identity in the callbacks (see parser()).
 _C, _F, _V = (f"{MAIN_NS} {local}" for local in ("c", "f", "v"))
 _NAMES = {n: n for n in (_C, _F, _V)}
-_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-
-
-@dataclass
-class Cells:
-    """One sheet's cells as read: entered values, formulas, array formulas, cached values."""
-
-    values: dict[tuple[int, int], object] = field(default_factory=dict)
-    formulas: dict[tuple[int, int], str] = field(default_factory=dict)
-    arrays: dict[tuple[int, int], tuple[str, int, int]] = field(default_factory=dict)
-    cached: dict[tuple[int, int], object] = field(default_factory=dict)  # of formula cells
-
-
-def check_formula(text: str) -> str | None:
-    """Why Excel would refuse this formula text, or None. The character counts bound the work:
-    a formula with few parentheses and commas is not scanned at all."""
-    if len(text) > MAX_FORMULA_CHARS:
-        return f"a formula of {len(text):,} characters (Excel's limit is {MAX_FORMULA_CHARS:,})"
-    if text.count("(") <= MAX_NESTING and text.count(",") < MAX_ARGUMENTS:
-        return None
-    depth, args, quoted = 0, [0], False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif ch == "(":
-            depth += 1
-            args.append(0)
-            if depth > MAX_NESTING:
-                return f"a formula nested more than {MAX_NESTING} levels deep (Excel's limit)"
-        elif ch == ")" and depth:
-            depth -= 1
-            args.pop()
-        elif ch == ",":
-            args[-1] += 1
-            if args[-1] >= MAX_ARGUMENTS:
-                return f"a function of more than {MAX_ARGUMENTS} arguments (Excel's limit)"
-    return None
-
-
-def parse_ref(ref: str) -> tuple[int, int, int, int]:
-    """'B3:D7' (or 'B3') -> r0, c0, r1, c1, 0-based and inclusive, within Excel's grid."""
-    parts = ref.split(":")
-    if len(parts) > 2:
-        raise PartError(f"an unreadable range {ref!r}")
-    ends = [_cell(p, ref) for p in parts]
-    (r0, c0), (r1, c1) = ends[0], ends[-1]
-    return min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)
-
-
-def _cell(text: str, whole: str) -> tuple[int, int]:
-    m = _CELL_REF.fullmatch(text.strip())
-    if not m:
-        raise PartError(f"an unreadable cell address {whole!r}")
-    r, c = int(m[2]) - 1, a1.col_index(m[1].upper())
-    if not (0 <= r < MAX_ROWS and 0 <= c < MAX_COLS):
-        raise PartError(f"a cell address {whole!r} beyond Excel's 1,048,576 rows x XFD")
-    return r, c
 
 
 class _Reader:
@@ -102,6 +39,7 @@ class _Reader:
     def __init__(self, strings: list[str], budget: list[int], cached: bool) -> None:
         self.strings, self.budget, self.keep_cached = strings, budget, cached
         self.out = Cells()
+        self.formulas = Formulas(self.out)
         self.rows: set[int] = set()
         self.row = self.last_row = -1
         self.row_text = ""
@@ -110,7 +48,7 @@ class _Reader:
         self.extent = (0, 0)  # rows, columns: one past the last cell of any row
         # Cells that array formulas already read cover: their cached values are skipped as
         # they stream by (millions in an arrays-layout file). Only arrays whose anchors came
-        # first count here; _check_arrays settles the rest once the whole part is read.
+        # first count here; check_arrays settles the rest once the whole part is read.
         self.active: list[tuple[int, int, int]] = []  # (last row, first col, last col)
         self.cover = bytearray()
         self.skip = False
@@ -126,8 +64,6 @@ class _Reader:
         self.is_text: list[str] | None = None
         self.in_rph = 0
         self.columns: dict[str, int] = {}
-        self.shared: dict[str, tuple[str, tuple[int, int]]] = {}  # si -> (formula, its cell)
-        self.children: list[tuple[tuple[int, int], str]] = []  # cells of a shared formula
         starts = {"c": self._start_cell, "f": self._start_f, "v": self._start_text,
                   "t": self._start_t, "row": self._start_row, "is": self._start_is,
                   "rPh": self._start_rph, "sheetData": self._start_data,
@@ -261,7 +197,7 @@ class _Reader:
             )
         self.rows.add(row)
         if row < self.last_row:
-            self.active = []  # rows out of order: no skipping; _check_arrays decides
+            self.active = []  # rows out of order: no skipping; check_arrays decides
             self.cover = bytearray()
         elif self.active and min(a[0] for a in self.active) < row:
             self.active = [a for a in self.active if a[0] >= row]
@@ -294,7 +230,7 @@ class _Reader:
             digits = self.row_text
             c = self.columns.get(ref[: -len(digits)], -1) if ref.endswith(digits) else -1
             if c < 0:
-                at, c = _cell(ref, ref)
+                at, c = cell_at(ref, ref)
                 if at != row:
                     raise PartError(f"cell {ref} stands inside row {row + 1}")
                 letters = ref.rstrip("0123456789")
@@ -356,82 +292,25 @@ class _Reader:
                 self.out.values[rc] = value
 
     def _value(self, v: str) -> object:
-        kind = self.kind
-        if kind != "str" and kind != "s" and not v.strip():
-            return None  # an empty <v/>: a blank cell
         try:
-            if kind == "n":
-                return float(v) if ("." in v or "e" in v or "E" in v) else int(v)
-            if kind == "s":
-                return self.strings[int(v)]
-            if kind in ("str", "inlineStr"):
-                return xstring(v)
-            if kind == "b":
-                return bool(int(v))
-            if kind == "e":
-                return v.strip()
-            if kind == "d":
-                stamp = dt.datetime.fromisoformat(v.strip())
-                return (stamp - _EXCEL_EPOCH).total_seconds() / 86400
-        except (ValueError, IndexError, OverflowError):
-            pass
-        raise self._error(f"holds {v[:40]!r}, which is not a value of type {kind!r}") from None
+            return cell_value(self.kind, v, self.strings)
+        except ValueError as exc:
+            raise self._error(f"holds {exc}") from None
 
     def _formula(self, rc: tuple[int, int], fa: dict[str, str], text: str) -> None:
-        kind = fa.get("t", "normal")
-        if kind == "dataTable":
-            raise self._error("holds a data table (What-If analysis), which xlnet does not compute")
-        if kind == "shared":
-            si = fa.get("si")
-            if si is None:
-                raise self._error("holds a shared formula without its index (si)")
-            if text:
-                if si in self.shared:
-                    raise self._error(f"defines shared formula {si} a second time")
-                self.shared[si] = (text, rc)
-                self._plain(rc, text)
-            else:
-                self.children.append((rc, si))
-            return
-        if not text:
-            raise self._error("holds an empty formula")
-        why = check_formula(text)
-        if why:
-            raise self._error(f"holds {why}")
-        if kind == "array":
-            ref = fa.get("ref")
-            r0, c0, r1, c1 = parse_ref(ref) if ref else (*rc, *rc)
-            if (r0, c0) != rc:
-                raise self._error(f"holds an array formula whose range {ref} starts elsewhere")
-            self.out.arrays[rc] = (text, r1 - r0 + 1, c1 - c0 + 1)
-            if r0 == self.row:
-                self.active.append((r1, c0, c1))
-                if len(self.cover) <= c1:
-                    self.cover.extend(bytes(c1 + 1 - len(self.cover)))
-                self.cover[c0 : c1 + 1] = b"\1" * (c1 - c0 + 1)
-        elif kind == "normal":
-            self.out.formulas[rc] = "=" + text
-        else:
-            raise self._error(f"holds a formula of unknown type {kind!r}")
-
-    def _plain(self, rc: tuple[int, int], text: str) -> None:
-        why = check_formula(text)
-        if why:
-            raise self._error(f"holds {why}")
-        self.out.formulas[rc] = "=" + text
+        array = self.formulas.add(rc, fa, text)
+        # An array anchored in this row covers cells still to stream by: skip their values.
+        if array is not None and rc[0] == self.row:
+            r1, c0, c1 = array
+            self.active.append((r1, c0, c1))
+            if len(self.cover) <= c1:
+                self.cover.extend(bytes(c1 + 1 - len(self.cover)))
+            self.cover[c0 : c1 + 1] = b"\1" * (c1 - c0 + 1)
 
     def finish(self) -> Cells:
-        if self.children:
-            from openpyxl.formula.translate import Translator  # openpyxl: only for this
-
-            for rc, si in self.children:
-                if si not in self.shared:
-                    raise self._error(f"uses shared formula {si}, which no cell defines")
-                text, origin = self.shared[si]
-                moved = Translator("=" + text, a1.cell(*origin)).translate_formula(a1.cell(*rc))
-                self._plain(rc, moved[1:])
+        self.formulas.expand_shared()
         _check_extent(self.out, self.extent)
-        _check_arrays(self.out, self.keep_cached)
+        check_arrays(self.out, self.keep_cached)
         return self.out
 
 
@@ -455,36 +334,9 @@ def _check_extent(cells: Cells, extent: tuple[int, int]) -> None:
         )
 
 
-def _check_arrays(cells: Cells, keep_cached: bool) -> None:
-    """Refuse overlapping array ranges and formulas inside another formula's array range;
-    drop the cached values that covered cells hold (those are normal)."""
-    if not cells.arrays:
-        return
-    anchors = sorted(cells.arrays)
-    height = max(r + nr for (r, _), (_, nr, _) in cells.arrays.items())
-    width = max(c + nc for (_, c), (_, _, nc) in cells.arrays.items())
-    covered = np.zeros((height, width), dtype=bool)
-    for r, c in anchors:
-        _, nr, nc = cells.arrays[(r, c)]
-        window = covered[r : r + nr, c : c + nc]
-        if window.any():
-            i, j = np.argwhere(window)[0]
-            raise PartError(
-                f"cell {a1.cell(r + int(i), c + int(j))} lies in two array formulas' ranges "
-                f"(one of them anchored at {a1.cell(r, c)})"
-            )
-        window[:] = True
-    for r, c in cells.formulas:
-        if r < height and c < width and covered[r, c]:
-            raise PartError(f"cell {a1.cell(r, c)} holds a formula inside an array formula's range")
-    for r, c in list(cells.values):
-        if r < height and c < width and covered[r, c]:
-            value = cells.values.pop((r, c))
-            if keep_cached:
-                cells.cached[(r, c)] = value
-
-
-def read_sheet(chunks: Iterator[bytes], strings: list[str], budget: list[int], cached=False):
+def read_sheet(
+    chunks: Iterator[bytes], strings: list[str], budget: list[int], cached: bool = False
+) -> Cells:
     """The cells of one worksheet part, read from its XML chunks."""
     reader = _Reader(strings, budget, cached)
     feed(parser(reader.start, reader.end, reader.text, _NAMES), chunks)
