@@ -8,10 +8,10 @@ from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 
-from . import a1
 from .checks import Check, ShapeMismatch
 from .layout import Block
 from .ops import Env
+from .refs import relative
 from .template import BlockSpec
 from .verdicts import close
 
@@ -29,7 +29,6 @@ ERROR_HINTS = {
 }
 _LOG = re.compile(r"(?<![\w.])LOG(10)?\s*\(", re.I)
 _RANGE = re.compile(r"(\$?)([A-Z]{1,3})(\$?)(\d+):(\$?)([A-Z]{1,3})(\$?)(\d+)")
-_REF = re.compile(r"(?<![\w.$'!])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(!])")
 _PLAIN_ARRAY = re.compile(
     r"(?<![\w.])SUM\s*\(\s*(?:EXP|LN|LOG|TANH)\s*\(\s*\$?[A-Z]{1,3}\$?\d+:", re.I
 )
@@ -142,7 +141,7 @@ def sliding_range(block: Block, cell: tuple[int, int], formula: Formula) -> str 
     top = formula(block.sheet, block.row, block.col)
     if not here or not top or here.startswith("{") or (r, c) == (block.row, block.col):
         return None
-    if _relative(top, block.row, block.col) != _relative(here, r, c):
+    if relative(top, block.row, block.col) != relative(here, r, c):
         return None
     for g in _RANGE.findall(here):
         across = c != block.col and not (g[0] or g[4]) and g[1] != g[5]
@@ -170,18 +169,6 @@ def transposed(got: np.ndarray, expected: np.ndarray) -> str | None:
             "factors of the product, or TRANSPOSE the other one"
         )
     return None
-
-
-def _relative(formula: str, row: int, col: int) -> str:
-    """A formula with each reference written relative to its cell (R1C1): equal for copies."""
-    out, pos = [], 0
-    for m in _REF.finditer(formula):
-        r, c = int(m[4]) - 1, a1.col_index(m[2])
-        rr = f"R{r}" if m[3] else f"R[{r - row}]"
-        cc = f"C{c}" if m[1] else f"C[{c - col}]"
-        out += [formula[pos : m.start()], rr + cc]
-        pos = m.end()
-    return "".join(out) + formula[pos:]
 
 
 def _anchored(g: tuple[str, ...], across: bool) -> str:
