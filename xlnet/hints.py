@@ -4,7 +4,7 @@ notes on a correct block that its values alone cannot vouch for."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
@@ -12,11 +12,9 @@ from .checks import Check, ShapeMismatch
 from .layout import Block
 from .ops import Env
 from .refs import relative
+from .submission import Entered
 from .template import BlockSpec
 from .verdicts import close
-
-# The formula text of a cell as the student entered it ("{...}" inside an array formula).
-Formula = Callable[[str, int, int], str | None]
 
 ERROR_HINTS = {
     "#VALUE!": "arithmetic on text, or on a range where one number is meant",
@@ -72,15 +70,14 @@ def hint(
     block: Block,
     cell: tuple[int, int],
     values: Mapping[str, np.ndarray],
-    texts: Collection[str],
-    formula: Formula,
+    cells: Entered,
 ) -> str | None:
     """The most specific explanation of a wrong block that the values support."""
-    text = text_hint(texts)
+    text = text_hint(cells.texts(block))
     if text:
         return text
     if close(got[:1, :1], expected[:1, :1]):  # right where it was written, wrong where filled
-        slide = sliding_range(block, cell, formula)
+        slide = sliding_range(block, cell, cells)
         if slide:
             return slide
     shape = got.shape
@@ -132,13 +129,13 @@ def _wrong_input(
     return None
 
 
-def sliding_range(block: Block, cell: tuple[int, int], formula: Formula) -> str | None:
+def sliding_range(block: Block, cell: tuple[int, int], cells: Entered) -> str | None:
     """A range that moved as the formula was copied right or down although it should have
     stayed: the wrong cell's formula is an exact copy of the first cell's (same relative
     form), and one of its ranges spans several cells in the direction of the copy."""
     r, c = cell
-    here = formula(block.sheet, r, c)
-    top = formula(block.sheet, block.row, block.col)
+    here = cells.formula(block.sheet, r, c)
+    top = cells.formula(block.sheet, block.row, block.col)
     if not here or not top or here.startswith("{") or (r, c) == (block.row, block.col):
         return None
     if relative(top, block.row, block.col) != relative(here, r, c):
