@@ -11,7 +11,7 @@ from . import a1
 from .evaluate import EMPTY
 from .layout import Block
 from .ops import Env
-from .submission import Entered, as_number
+from .submission import Entered, spreadsheet_number
 from .tasks import Task
 from .workcopy import WorkingCopy
 
@@ -66,7 +66,7 @@ def sheet_env(task: Task, cells: Entered, work: WorkingCopy, notes: list[str]) -
     values = []
     for what, block in (("the learning rate", task.lr), ("N", task.n)):
         v = _value(cells, work, block)
-        number = as_number(v)
+        number = spreadsheet_number(v)
         where = f"{block.sheet}!{a1.cell(block.row, block.col)}"
         blank = v is EMPTY or v is None
         if number is None and what == "N":

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .layout import Block
 from .refs import RANDOM
+from .run import as_number
 from .xlsxio import Book, Sheet
 
 Cell = tuple[str, int, int]  # sheet (upper case), row, col
@@ -75,7 +76,7 @@ class Entered:
                         kinds[(r, c)] = "blank"
                     else:
                         kinds[(r, c)] = "value"
-                        entered += as_number(v) is not None
+                        entered += spreadsheet_number(v) is not None
                 texts.add(text or "")
         hit = self._blocks[block] = _Scan(kinds, entered, frozenset(texts))
         return hit
@@ -105,19 +106,15 @@ class Entered:
         return None if s is None else s.values.get((r, c))
 
 
-def as_number(v: object) -> float | None:
+def spreadsheet_number(v: object) -> float | None:
     """A number, or text that reads as one ("0.5", as a spreadsheet's arithmetic takes it)."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int | float):
-        return float(v) if math.isfinite(v) else None
     if isinstance(v, str) and v.strip():
         try:
             x = float(v.strip())
         except ValueError:
             return None
         return x if math.isfinite(x) else None
-    return None
+    return as_number(v)
 
 
 def uses_random(text: str) -> bool:
