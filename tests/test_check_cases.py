@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from klaas_fill import SHEETS, fill
 
-from xlnet.exercises import grade
+from xlnet.grade import grade_file as grade
 from xlnet.template import load_template
 
 LR, MLP = SHEETS["logreg"], SHEETS["mlp"]

@@ -10,7 +10,7 @@ import pytest
 from klaas_fill import KLAAS, MISTAKES, SHEETS, as_spilled, fill
 
 from xlnet.cli import EXIT_DIFFERS, EXIT_OK, main
-from xlnet.exercises import grade
+from xlnet.grade import grade_file as grade
 from xlnet.template import load_template
 
 SHARED_BOOK = Path(__file__).resolve().parents[2] / "shared" / "klaas" / "ch1-excel-exercise.xlsx"

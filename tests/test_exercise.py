@@ -14,17 +14,17 @@ from xlnet.cli import EXIT_DIFFERS, EXIT_OK, EXIT_USAGE, main
 from xlnet.exercises import (
     ExerciseError,
     blank_steps,
-    grade,
     parse_given,
     read_roster,
     student_seed,
     write_exercise,
 )
-from xlnet.grade import VERDICTS
+from xlnet.grade import grade_file as grade
 from xlnet.gradebook import grade_files, report_csv
 from xlnet.layout import LR_NAME, setting_block
 from xlnet.program import build_program
 from xlnet.spec import Spec
+from xlnet.verdicts import VERDICTS
 from xlnet.xlsxio import read_book
 
 EXERCISE_CASES = [
@@ -324,7 +324,7 @@ def test_given_override_stops_a_student_editing_settings(mlp_exercise, tmp_path,
 
 
 def test_gradebook_fields_cannot_run_as_formulas(tmp_path):
-    from xlnet.grade import FileGrade
+    from xlnet.verdicts import FileGrade
 
     g = FileGrade("=cmd|' /C calc'!A0.xlsx", student='=HYPERLINK("http://x","y")', error="-1")
     text = report_csv([g])

@@ -9,11 +9,11 @@ import openpyxl
 import pytest
 from klaas_fill import fill
 
-import xlnet.submission as submission
+import xlnet.workcopy as workcopy
 from xlnet.evaluate import evaluate
-from xlnet.exercises import grade
-from xlnet.submission import _closure, _sheet_reads
+from xlnet.grade import grade_file as grade
 from xlnet.template import load_template
+from xlnet.workcopy import _closure, _sheet_reads
 from xlnet.xlsxio import Book, Sheet, read_book
 
 
@@ -71,7 +71,7 @@ def files(tmp_path_factory) -> list[Path]:
 
 def test_recomputed_sheets_match_the_whole_book(files, monkeypatch):
     seen = []
-    recompute = submission.WorkingCopy._recompute
+    recompute = workcopy.WorkingCopy._recompute
 
     def checked(self, last):
         got = recompute(self, last)
@@ -87,7 +87,7 @@ def test_recomputed_sheets_match_the_whole_book(files, monkeypatch):
                     assert str(a) == str(b) if isinstance(a, str) else a == b, (r, c, a, b)
         return got
 
-    monkeypatch.setattr(submission.WorkingCopy, "_recompute", checked)
+    monkeypatch.setattr(workcopy.WorkingCopy, "_recompute", checked)
     template = load_template("klaas-ch1")
     for f in files:
         g = grade(f, template)
@@ -99,14 +99,14 @@ def test_recomputed_sheets_match_the_whole_book(files, monkeypatch):
 def test_grades_as_with_whole_book_recomputation(files, monkeypatch):
     template = load_template("klaas-ch1")
     partial = [grade(f, template).to_json() for f in files]
-    monkeypatch.setattr(submission, "_closure", lambda reads, dirty: None)
+    monkeypatch.setattr(workcopy, "_closure", lambda reads, dirty: None)
     assert [grade(f, template).to_json() for f in files] == partial
 
 
 def test_patches_leave_the_book_as_read(files):
     book = read_book(files[0])
     before = {k: (dict(s.values), dict(s.formulas), dict(s.arrays)) for k, s in book.sheets.items()}
-    work = submission.WorkingCopy(book, files[0])
+    work = workcopy.WorkingCopy(book, files[0])
     for s in work.book.sheets.values():
         s.formulas.clear()
         s.arrays.clear()

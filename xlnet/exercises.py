@@ -1,5 +1,5 @@
-"""Exercise workbooks: blank blocks for students to fill, per-student variants, and the graded
-tasks an exercise (or a template) defines."""
+"""Exercise workbooks: blank blocks for students to fill, per-student variants, and who a
+variant was written for."""
 
 from __future__ import annotations
 
@@ -15,18 +15,16 @@ import numpy as np
 
 from .data import Dataset
 from .errors import XlnetError
-from .grade import Task, tasks_from_template
-from .layout import SETTINGS, TRAIN, setting_block
 from .outfile import atomic_write
-from .program import GROUPS, Program
+from .program import GROUPS, Program, build_program
 from .reference import glorot_uniform
-from .run import Run, setting
+from .run import setting
 from .sheetwriter import Blanks
 from .spec import MAX_SEED, Spec
-from .template import BlockSpec, Template, available, load_template
+from .template import Template
 from .workbook import BuildResult, build
 from .xlsxedit import edited_copy
-from .xlsxio import Book, BookError
+from .xlsxio import Book
 
 VARY_LR = (0.1, 1.0)  # --vary-lr draws a student's learning rate log-uniformly from this range
 MAX_ROSTER = 2000
@@ -59,8 +57,6 @@ def blank_steps(program: Program, given: tuple[str, ...]) -> frozenset[str]:
 def write_exercise(
     spec: Spec, dataset: Dataset, out: str | Path, given: tuple[str, ...], student: str = ""
 ) -> BuildResult:
-    from .program import build_program
-
     program = build_program(spec, dataset.n, dataset.f, dataset.k)
     blanks = blank_steps(program, given)
     if not blanks:
@@ -206,74 +202,6 @@ def _personalise(template: Template, variant: Variant, dst: Path) -> None:
         rows = [("Student", variant.student), ("Seed", variant.seed),
                 ("Learning rate", variant.lr), ("Template", template.name)]  # fmt: skip
         book.add_sheet(STUDENT_SHEET, rows)
-
-
-def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[Task]:
-    """The graded blocks of an exercise written by `xlnet exercise`: its blank steps, every
-    epoch, each checked against its NumPy step applied to the workbook's own upstream blocks."""
-    given_text = setting(book, "given")
-    if not isinstance(given_text, str):
-        raise BookError(
-            f"{book.path}: an xlnet training workbook, not an exercise (no 'Given blocks' "
-            "setting); grade a book's sheet with --template"
-        )
-    try:
-        given = parse_given(given_text)
-    except ExerciseError as exc:
-        raise BookError(f"{book.path}: Settings 'Given blocks': {exc}") from None
-    notes: tuple[str, ...] = ()
-    if override is not None and override != given:
-        # The Settings sheet is the student's to edit: the instructor's --given decides.
-        notes = (f"graded with given blocks {', '.join(override) or 'none'}; the file's "
-                 f"Settings say {', '.join(given) or 'none'}",)  # fmt: skip
-        given = override
-    run = Run.from_book(book)
-    program, layout = run.program, run.layout
-    blocks: list[BlockSpec] = [
-        BlockSpec(n, "input", (("", layout.block(n)),)) for n in program.data_tensors
-    ]
-    for p in program.initial:
-        carried = program.carried(p)
-        blocks.append(BlockSpec(f"{carried}@0", "input", (("", layout.block(carried, 0)),)))
-    for e in range(1, program.spec.epochs + 1):
-        for step in program.epoch_steps:
-            kind = "input" if step.op.group in given else "formula"
-            args = []
-            for a in step.args:
-                name, epoch = program.locate(a, e)
-                args.append(name if epoch is None else f"{name}@{epoch}")
-            blocks.append(BlockSpec(f"{step.out}@{e}", kind, (("", layout.block(step.out, e)),),
-                                    step.op.check, tuple(args), epoch=e))  # fmt: skip
-    lr, n = (setting_block(k) for k in ("learning_rate", "n_samples"))
-    return [Task(TRAIN, lr, n, tuple(blocks), notes)]
-
-
-def tasks_for(
-    book: Book, template: Template | None, given: tuple[str, ...] | None = None
-) -> list[Task]:
-    """The blocks to grade: the template's; else, for a file xlnet wrote, its exercise (with
-    `given` overriding what its Settings say); else those of the one shipped template whose
-    sheets the file has (the book's sheet, say)."""
-    if template is not None:
-        return tasks_from_template(template.sheets)
-    names = {n.upper() for n in book.sheets}
-    if SETTINGS.upper() in names:
-        return exercise_tasks(book, given)
-    for name in available():
-        t = load_template(name)
-        if all(s.name.upper() in names for s in t.sheets):
-            return tasks_from_template(t.sheets)
-    raise BookError(
-        f"{book.path}: neither an exercise written by xlnet exercise nor a known template's "
-        f"sheet (templates: {', '.join(available())}); pass --template NAME|PATH"
-    )
-
-
-def grade(path: str | Path, template: Template | None = None, given: tuple[str, ...] | None = None):
-    """Grade one submission: by the template's layout, or as an exercise xlnet wrote."""
-    from .grade import grade_file
-
-    return grade_file(path, lambda book: tasks_for(book, template, given), student_of)
 
 
 def student_of(book: Book) -> str | None:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from .exercises import grade
-from .grade import FileGrade
+from .grade import grade_file
 from .outfile import atomic_write
 from .template import Template
+from .verdicts import FileGrade
 
 
 def grade_files(
@@ -28,13 +28,13 @@ def grade_files(
     done = 0
     if jobs <= 1:
         for k, f in enumerate(files):
-            out[k] = grade(f, template, given)
+            out[k] = grade_file(f, template, given)
             done += 1
             if progress:
                 progress(done, len(files))
         return [g for g in out if g is not None]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade, f, template, given): k for k, f in enumerate(files)}
+        futures = {pool.submit(grade_file, f, template, given): k for k, f in enumerate(files)}
         try:
             for fut in as_completed(futures):
                 k = futures[fut]

@@ -4,19 +4,17 @@ notes on a correct block that its values alone cannot vouch for."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from . import a1
-from .checks import Check, ShapeMismatch
-from .layout import Block
-from .ops import Env
+from .block import Block
+from .operation import Check, ShapeMismatch
+from .refs import relative
+from .scalars import Env
+from .submission import Entered
 from .template import BlockSpec
 from .verdicts import close
-
-# The formula text of a cell as the student entered it ("{...}" inside an array formula).
-Formula = Callable[[str, int, int], str | None]
 
 ERROR_HINTS = {
     "#VALUE!": "arithmetic on text, or on a range where one number is meant",
@@ -29,7 +27,6 @@ ERROR_HINTS = {
 }
 _LOG = re.compile(r"(?<![\w.])LOG(10)?\s*\(", re.I)
 _RANGE = re.compile(r"(\$?)([A-Z]{1,3})(\$?)(\d+):(\$?)([A-Z]{1,3})(\$?)(\d+)")
-_REF = re.compile(r"(?<![\w.$'!])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(!])")
 _PLAIN_ARRAY = re.compile(
     r"(?<![\w.])SUM\s*\(\s*(?:EXP|LN|LOG|TANH)\s*\(\s*\$?[A-Z]{1,3}\$?\d+:", re.I
 )
@@ -73,15 +70,14 @@ def hint(
     block: Block,
     cell: tuple[int, int],
     values: Mapping[str, np.ndarray],
-    texts: Collection[str],
-    formula: Formula,
+    cells: Entered,
 ) -> str | None:
     """The most specific explanation of a wrong block that the values support."""
-    text = text_hint(texts)
+    text = text_hint(cells.texts(block))
     if text:
         return text
     if close(got[:1, :1], expected[:1, :1]):  # right where it was written, wrong where filled
-        slide = sliding_range(block, cell, formula)
+        slide = sliding_range(block, cell, cells)
         if slide:
             return slide
     shape = got.shape
@@ -133,16 +129,16 @@ def _wrong_input(
     return None
 
 
-def sliding_range(block: Block, cell: tuple[int, int], formula: Formula) -> str | None:
+def sliding_range(block: Block, cell: tuple[int, int], cells: Entered) -> str | None:
     """A range that moved as the formula was copied right or down although it should have
     stayed: the wrong cell's formula is an exact copy of the first cell's (same relative
     form), and one of its ranges spans several cells in the direction of the copy."""
     r, c = cell
-    here = formula(block.sheet, r, c)
-    top = formula(block.sheet, block.row, block.col)
+    here = cells.formula(block.sheet, r, c)
+    top = cells.formula(block.sheet, block.row, block.col)
     if not here or not top or here.startswith("{") or (r, c) == (block.row, block.col):
         return None
-    if _relative(top, block.row, block.col) != _relative(here, r, c):
+    if relative(top, block.row, block.col) != relative(here, r, c):
         return None
     for g in _RANGE.findall(here):
         across = c != block.col and not (g[0] or g[4]) and g[1] != g[5]
@@ -170,18 +166,6 @@ def transposed(got: np.ndarray, expected: np.ndarray) -> str | None:
             "factors of the product, or TRANSPOSE the other one"
         )
     return None
-
-
-def _relative(formula: str, row: int, col: int) -> str:
-    """A formula with each reference written relative to its cell (R1C1): equal for copies."""
-    out, pos = [], 0
-    for m in _REF.finditer(formula):
-        r, c = int(m[4]) - 1, a1.col_index(m[2])
-        rr = f"R{r}" if m[3] else f"R[{r - row}]"
-        cc = f"C{c}" if m[1] else f"C[{c - col}]"
-        out += [formula[pos : m.start()], rr + cc]
-        pos = m.end()
-    return "".join(out) + formula[pos:]
 
 
 def _anchored(g: tuple[str, ...], across: bool) -> str:

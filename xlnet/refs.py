@@ -91,6 +91,29 @@ def row_runs(text: str) -> frozenset[int]:
     return frozenset(out)
 
 
+def relative(text: str, row: int, col: int) -> str:
+    """`text` with each cell or range reference written in R1C1 relative to the cell (row,
+    col) ("R[-1]C[2]"; "R0C[2]" where a $ anchors the row): equal for the copies of a formula
+    filled right or down. Strings, names and whole columns or rows are left as written."""
+    out, pos = [], 0
+    for m in _TOKEN.finditer(text):
+        if not m.group("ref"):
+            continue
+        ends = [(m.group("c1"), m.group("r1"))]
+        if m.group("c2"):
+            ends.append((m.group("c2"), m.group("r2")))
+        out += [text[pos : m.start("cells")], ":".join(_r1c1(c, r, row, col) for c, r in ends)]
+        pos = m.end("cells")
+    return "".join(out) + text[pos:]
+
+
+def _r1c1(letters: str, digits: str, row: int, col: int) -> str:
+    r, c = int(digits.lstrip("$")) - 1, a1.col_index(letters.lstrip("$"))
+    rr = f"R{r}" if digits.startswith("$") else f"R[{r - row}]"
+    cc = f"C{c}" if letters.startswith("$") else f"C[{c - col}]"
+    return rr + cc
+
+
 class Resolver:
     """Reference resolution against one workbook: sheets, names and used extents."""
 

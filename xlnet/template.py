@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import a1
+from .block import Block
 from .checks import CHECKS
 from .errors import XlnetError
-from .layout import Block
 
 # Templates ship inside the package, as package data.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
