@@ -225,6 +225,21 @@ def test_every_exact_op_is_exact_in_numpy(calls):
         assert not wrong, f"{step.op.name} of {step.out}: {wrong[:3]}"
 
 
+def test_verbatim_ops_return_their_input_and_tie_ops_pick_an_input_column(calls):
+    """A verbatim op (verify allows it no difference) returns its one input bit for bit; an op
+    whose ties verify forgives picks, in each row, a class whose score is the row's largest."""
+    for step, env, args, _, _ in calls:
+        got = step.op.numpy(env, *args)
+        if step.op.verbatim:
+            assert len(args) == 1 and np.array_equal(got, args[0]), step.op.name
+        if step.op.ties:
+            scores, classes = args
+            picked = scores[np.arange(len(scores)), np.searchsorted(classes[0], got[:, 0])]
+            assert np.array_equal(picked, scores.max(axis=1)), step.op.name
+    assert {op.name for op in OPS.values() if op.verbatim} == {"copy"}
+    assert {op.name for op in OPS.values() if op.ties} == {"predict"}
+
+
 def test_every_check_accepts_the_numpy_form(calls):
     for step, env, args, shape, _ in calls:
         want = step.op.numpy(env, *args).reshape(shape)

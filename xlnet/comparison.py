@@ -93,8 +93,7 @@ def compare_cells(
             # What np.nanmax computes on a float array (fmax skips NaN), without its overhead
             err = float(np.fmax.reduce(excess, axis=None, initial=0.0)) if finite else math.inf
             check.local_rel_error = err
-            # a copy is right only to the last digit
-            exact = name in program.summary or (step is not None and step.op.name == "copy")
+            exact = name in program.summary or (step is not None and step.op.verbatim)
             off = err > (0.0 if exact else LOCAL_TOLERANCE)
             if off and finite and check.structural == 0:
                 _fail_locally(check, block, cells.result, got, local, excess, exact)
@@ -293,7 +292,7 @@ def _local_expected(
         slack = np.zeros_like(local)
         if perturb == 0 or step.op.exact:
             return local, slack
-        if step.op.name == "predict":
+        if step.op.ties:
             return local, _tie_slack(args[0], args[1], local, perturb)
         # How far a few last-place differences in the inputs move this step's result: large
         # only where the step is ill-conditioned (LN(1 - A) as a sigmoid saturates). Every

@@ -46,6 +46,10 @@ class Op:
     group: str | None = None
     # Its result is exact (a copy, a comparison, a count): verify forgives it no rounding.
     exact: bool = False
+    # Its result is its input unchanged: verify allows it no difference at all.
+    verbatim: bool = False
+    # It picks the largest of its inputs: where two tie to the last digits, either is right.
+    ties: bool = False
     backward: str | None = None  # an activation's: the op that back-propagates through it
     uses_n: bool = False  # divides by N
     # Grading: the forms a block may take, when the NumPy form in the block's shape is not all

@@ -309,7 +309,7 @@ OPS: dict[str, Op] = {
         Op("mean", "loss = sum L / N", lambda env, s: s.sum(keepdims=True) / env.n,
            _c_mean_rows, group="loss", uses_n=True),
         Op("predict", "the class with the largest A (the first, on ties)", _np_predict,
-           _c_predict, whole=True, group="loss"),
+           _c_predict, whole=True, group="loss", ties=True),
         Op("accuracy", "share of samples whose prediction is the label", _np_accuracy,
            _c_accuracy, group="loss", exact=True, uses_n=True),
         Op("test_accuracy", "share of held-out samples whose prediction is the label",

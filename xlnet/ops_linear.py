@@ -86,7 +86,7 @@ def _expect_grad_b(env: Env, shape: Shape, dz) -> Candidates:
 
 LINEAR = (
     Op("copy", "P = New P of the previous epoch", lambda env, a: a.copy(), _c_copy, _a_copy,
-       group="params", exact=True),
+       group="params", exact=True, verbatim=True),
     Op("affine", "Z = X.W + b", _np_affine, _c_affine, _a_affine, group="forward",
        expect=_expect_affine, mistakes=_affine_mistakes),
     Op("delta", "dZ = A - Y", _np_delta, _c_delta, _a_delta, group="backward",
