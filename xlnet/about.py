@@ -134,14 +134,8 @@ def write_about(
         (
             "",
             "Z = X.W + b with one bias per unit; dZ = A - Y at the output; dW = A_in'.dZ / N; "
-            "db = sum(dZ) / N; "
-            + {
-                "sgd": "New P = P - learning_rate * dP.",
-                "momentum": "V = momentum * V + dP, New P = P - learning_rate * V.",
-                "adam": "M = b1 M + (1-b1) dP, S = b2 S + (1-b2) dP*dP, New P = P - "
-                "learning_rate * (M/(1-b1^t)) / (sqrt(S/(1-b2^t)) + epsilon), where b1^t and "
-                "b2^t (t = the epoch) are carried as running products b1 * b1^(t-1), from 1.",
-            }[spec.optimizer],
+            "db = sum(dZ) / N; the optimizer's steps are the update blocks listed above, "
+            "each from the block before it in the same epoch or from the previous epoch.",
         ),
         (
             "",

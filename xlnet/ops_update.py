@@ -106,8 +106,8 @@ def _a_adam(here: str, p: Block, m: Block, s: Block, b1t: Block, b2t: Block) -> 
 
 
 UPDATES = (
-    Op("sgd", "New P = P - learning_rate * dP", _np_sgd, _c_sgd, _a_sgd, group="update",
-       expect=_expect_sgd, mistakes=_sgd_mistakes),
+    Op("sgd", "New P = P - learning_rate * dP (V with momentum)", _np_sgd, _c_sgd, _a_sgd,
+       group="update", expect=_expect_sgd, mistakes=_sgd_mistakes),
     Op("velocity", "V = momentum * V of the previous epoch + dP",
        lambda env, v, g: env.momentum * v + g, _c_velocity, _a_velocity, group="update"),
     Op("moment1", "M = adam_beta1 * M of the previous epoch + (1 - adam_beta1) * dP",
