@@ -8,6 +8,7 @@ SystemExit.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -307,10 +308,13 @@ def sweep(
     target: str | None = None,
     path: str | Path | None = None,
     progress: Progress | None = None,
+    write_progress: Progress | None = None,
 ) -> SweepResult:
     """Train every (hidden, lr) of a grid with NumPy (`xlnet sweep`); a candidate in `hidden`
     is an int (one layer) or a tuple of sizes. `.to_frame()` is the results table; with
-    `path=` the workbook (Sweep sheet, then the best run in live formulas) is written too."""
+    `path=` the workbook (Sweep sheet, then the best run in live formulas) is written too
+    (its `workbook`). `progress` hears the runs trained, `write_progress` the formula cells
+    written."""
     from .sweeps import run_sweep, write_sweep
 
     sizes = [_hidden(h) for h in hidden] if model == "mlp" else []
@@ -323,9 +327,10 @@ def sweep(
                  test_fraction=test_fraction, seed=seed, layout=layout)  # fmt: skip
     dataset = _dataset(data, target)
     result = run_sweep(base, dataset, sizes, lrs, progress=progress)
-    if path is not None:
-        write_sweep(result, dataset, Path(path))
-    return result
+    if path is None:
+        return result
+    written = write_sweep(result, dataset, Path(path), progress=write_progress)
+    return dataclasses.replace(result, workbook=written)
 
 
 @_xlnet_errors

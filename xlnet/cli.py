@@ -187,19 +187,19 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .sweeps import run_sweep, write_sweep
-
     out = _out_path("sweep", args.out, (Path(args.data),) if args.data else ())
     _refuse_inapplicable("sweep", args, args.model)
     hidden = args.hidden if args.model == "mlp" else []
-    base = _spec(args, hidden=hidden[0] if hidden else (DEFAULT_HIDDEN,), lr=args.lr[0])
-    dataset = _dataset(args)
+    _spec(args, hidden=hidden[0] if hidden else (DEFAULT_HIDDEN,), lr=args.lr[0])
+    _dataset_options(args)
     runs = progress_bar("runs", enabled=not args.json)
-    with closing(runs):
-        result = run_sweep(base, dataset, hidden, args.lr, progress=runs)
     bar = progress_bar("formula cells", enabled=not args.json)
-    with closing(bar):
-        written = write_sweep(result, dataset, out, progress=bar)
+    options = _options(args, hidden=hidden or [(DEFAULT_HIDDEN,)], lr=args.lr)
+    with closing(runs, bar):
+        result = api.sweep(model=args.model, data=args.data, target=args.target, path=out,
+                           progress=runs, write_progress=bar, **options)  # fmt: skip
+    written = result.workbook
+    assert written is not None
     if args.json:
         doc = result.to_json()
         doc["file"] = str(written.path)

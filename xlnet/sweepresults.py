@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .workbook import BuildResult
+
 from .data import Dataset
 from .spec import Spec
 from .words import quantity
@@ -61,6 +63,8 @@ class SweepResult:
     runs: tuple[SweepRun, ...]  # in grid order
     order: tuple[int, ...]  # indices of runs, best first
     dataset: Dataset = field(repr=False, compare=False)  # what the runs were trained on
+    # The workbook written (xlnet.sweep with path=): the Sweep sheet, then the best run.
+    workbook: BuildResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def best_index(self) -> int:

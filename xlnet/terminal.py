@@ -38,12 +38,14 @@ class Bar:
     def __init__(self, unit: str, stream: TextIO | None = None) -> None:
         self.unit = unit
         self.stream = sys.stderr if stream is None else stream
-        self.start = time.perf_counter()
+        self.start: float | None = None  # the first call: a bar made early counts from its work
         self.last = 0.0
         self.open = False  # a line of ours is on screen without its newline
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
+        if self.start is None:
+            self.start = now
         if done < total and now - self.last < REDRAW_S:
             return
         self.last = now
