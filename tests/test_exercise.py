@@ -26,6 +26,7 @@ from xlnet.layout import LR_NAME, setting_block
 from xlnet.program import build_program
 from xlnet.spec import Spec
 from xlnet.xlsxio import read_book
+from xlsx_edit import edit_book, setting_cell
 
 EXERCISE_CASES = [
     ("logreg", "softmax", "cells"),
@@ -117,7 +118,7 @@ def test_each_mistake_is_one_verdict_on_its_block(mlp_exercise, tmp_path, mistak
             return 0.5  # a typed number, not a formula
         return out
 
-    filled = _fill_values(mlp_exercise, tmp_path / "m.xlsx", writer)
+    filled = fill(mlp_exercise, tmp_path / "m.xlsx", edit=writer)
     g = grade(filled)
     assert _not_correct(g) == [(block, epoch, verdict)], mistake
     b = next(b for b in g.graded if b.verdict != "correct")
@@ -126,28 +127,6 @@ def test_each_mistake_is_one_verdict_on_its_block(mlp_exercise, tmp_path, mistak
         assert b.hint and hint in b.hint, b.hint
     if verdict == "wrong":
         assert b.formula and b.expected is not None and b.got is not None and b.wrong_cells > 0
-
-
-def _fill_values(src: Path, dst: Path, edit) -> Path:
-    """fill(), but a cell whose edited formula is a number or '' is written as that value."""
-    import openpyxl
-
-    fill(src, dst, edit=lambda s, e, i, j, f: _mark(edit(s, e, i, j, f)))
-    wb = openpyxl.load_workbook(dst)
-    ws = wb["Train"]
-    for row in ws.iter_rows():
-        for c in row:
-            if isinstance(c.value, str) and c.value.startswith("=__VALUE__"):
-                text = c.value.removeprefix("=__VALUE__")
-                c.value = float(text) if text else None
-    wb.save(dst)
-    return dst
-
-
-def _mark(f):
-    if isinstance(f, float) or f == "":
-        return "=__VALUE__" + (str(f) if f != "" else "")
-    return f
 
 
 def test_given_groups_choose_the_blank_blocks():
@@ -237,7 +216,7 @@ def test_check_never_changes_the_file(mlp_exercise, tmp_path):
 
 def test_check_json_and_gradebook(mlp_exercise, tmp_path, capsys):
     good = fill(mlp_exercise, tmp_path / "good.xlsx")
-    bad = _fill_values(mlp_exercise, tmp_path / "bad.xlsx", MISTAKES["missing 1/N"][0])
+    bad = fill(mlp_exercise, tmp_path / "bad.xlsx", edit=MISTAKES["missing 1/N"][0])
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a workbook")
     report = tmp_path / "grades.csv"
@@ -261,7 +240,7 @@ def test_check_json_and_gradebook(mlp_exercise, tmp_path, capsys):
 
 def test_parallel_grading_matches_serial(mlp_exercise, tmp_path):
     files = [fill(mlp_exercise, tmp_path / "a.xlsx"),
-             _fill_values(mlp_exercise, tmp_path / "b.xlsx", MISTAKES["wrong sign"][0]),
+             fill(mlp_exercise, tmp_path / "b.xlsx", edit=MISTAKES["wrong sign"][0]),
              mlp_exercise]  # fmt: skip
     serial = grade_files(files, None, jobs=1)
     parallel = grade_files(files, None, jobs=3)
@@ -304,15 +283,8 @@ def test_report_may_not_overwrite_a_submission(mlp_exercise, tmp_path, capsys):
 
 def test_given_override_stops_a_student_editing_settings(mlp_exercise, tmp_path, capsys):
     """A student who edits Settings to say more was given cannot shrink the exercise."""
-    import openpyxl
-
-    from xlnet.layout import setting_block
-
     cheat = tmp_path / "cheat.xlsx"
-    wb = openpyxl.load_workbook(mlp_exercise)
-    g = setting_block("given")
-    wb["Settings"].cell(g.row + 1, g.col + 1).value = "params,forward,loss,backward"
-    wb.save(cheat)
+    edit_book(mlp_exercise, cheat, {setting_cell("given"): "params,forward,loss,backward"})
     assert grade(cheat).score == 0.0  # only the update blocks, left blank, are graded
     assert len(grade(cheat).graded) == 8
     honest = grade(cheat, given=("params",))

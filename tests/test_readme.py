@@ -40,7 +40,6 @@ def _run_in_copy(command: str, tmp_path: Path, **env: str) -> subprocess.Complet
                           env={**clean, **env}, timeout=1200, check=False)  # fmt: skip
 
 
-@pytest.mark.skipif(bool(os.environ.get("XLNET_INNER_RUN")), reason="already inside a README run")
 def test_main_command_builds_and_verifies(tmp_path):
     main, _ = quick_start()
     result = _run_in_copy(main, tmp_path)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import openpyxl
 import pytest
 
+from conftest import SPECIES
 from xlnet import a1
 from xlnet.data import load_csv, load_wine
 from xlnet.evaluate import evaluate, is_error
@@ -37,7 +36,7 @@ from xlnet.training import prepare
 from xlnet.verification import TOLERANCE, read_run
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
-from xlsx_edit import set_formula
+from xlsx_edit import edit_book, set_formula
 
 EPOCHS = 5
 CASES = {
@@ -56,11 +55,6 @@ ROWS = 50
 FILLED = 40
 # The weights recomputed from a workbook's formulas against NumPy's trained weights.
 WEIGHT_TOLERANCE = 1e-12
-
-
-@pytest.fixture(scope="module")
-def wine():
-    return load_wine()
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +104,6 @@ def independent(scorer, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         else:
             a = 1 / (1 + np.exp(-z))
     return a, np.asarray(scorer.classes)[a.argmax(axis=1)]
-
-
-def edit_cell(src: Path, dst: Path, sheet: str, cell: str, value) -> None:
-    """Copy `src` to `dst` with one cell's entered value changed, as a user would."""
-    shutil.copyfile(src, dst)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = openpyxl.load_workbook(dst)
-        wb[sheet][cell].value = value
-        wb.save(dst)
 
 
 def score_cells(path: Path) -> list[tuple[int, int, object]]:
@@ -177,7 +161,7 @@ def test_from_workbook_ignores_cached_values(books, wine, tmp_path):
     src = books["logreg-softmax"]
     changed = tmp_path / "lr.xlsx"
     cell = a1.cell(*_setting_cell(src, "learning_rate"))
-    edit_cell(src, changed, "Settings", cell, 0.01)
+    edit_book(src, changed, {("Settings", cell): 0.01})
     slow = scorer_from_training(dataclasses.replace(CASES["logreg-softmax"], lr=0.01), wine)
     got = scorer_from_workbook(changed)
     assert np.abs(got.weights["W1"] - slow.weights["W1"]).max() <= WEIGHT_TOLERANCE
@@ -232,11 +216,7 @@ def test_blank_and_half_typed_rows_show_nothing(scorer_files, samples, tmp_path)
     raw[1, 2] = np.nan
     filled = tmp_path / "filled.xlsx"
     fill_inputs(src, filled, raw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = openpyxl.load_workbook(filled)
-        wb[SCORE].cell(row=SCORE_TOP + 3 + 1, column=1).value = "n/a"  # row 3: text typed
-        wb.save(filled)
+    edit_book(filled, filled, {(SCORE, f"A{SCORE_TOP + 3 + 1}"): "n/a"})  # row 3: text typed
     cells = score_cells(filled)
     assert cells and not [v for _, _, v in cells if is_error(v)]
     by_row: dict[int, list] = {}
@@ -270,7 +250,7 @@ def test_corrupted_weight_fails_the_check(scorer_files, trained, samples, tmp_pa
     w1 = layout_for(scorer, ROWS).block("W1")
     cell = a1.cell(w1.row + 2, w1.col + 1)
     bad = tmp_path / "bad-weight.xlsx"
-    edit_cell(scorer_files[name], bad, MODEL, cell, float(scorer.weights["W1"][2, 1]) + 0.5)
+    edit_book(scorer_files[name], bad, {(MODEL, cell): float(scorer.weights["W1"][2, 1]) + 0.5})
     report = check_scorer(bad, samples, scorer)
     assert not report.ok
     first = report.mismatches[0]
@@ -346,24 +326,8 @@ def test_default_leaves_the_input_area_blank(trained, tmp_path):
 # --- text classes -------------------------------------------------------------------------
 
 
-SPECIES = ("setosa", "versicolor", "virginica")
-
-
-@pytest.fixture(scope="module")
-def flowers(tmp_path_factory):
-    rng = np.random.default_rng(3)
-    path = tmp_path_factory.mktemp("csv") / "flowers.csv"
-    with path.open("w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["petal length", "petal width", "species", "sepal"])
-        for i in range(60):
-            k = (2, 0, 1)[i % 3]  # not in sorted order in the file
-            out.writerow([f"{k * 2 + rng.normal(0, 0.4):.3f}", f"{k + rng.normal(0, 0.3):.3f}",
-                          SPECIES[k], f"{rng.normal(5, 1):.3f}"])  # fmt: skip
-    return load_csv(path, "species")
-
-
 def test_text_classes_show_their_names(flowers, tmp_path):
+    flowers = load_csv(flowers, "species")
     spec = Spec(model="logreg", epochs=30)
     scorer = scorer_from_training(spec, flowers)
     assert scorer.class_names == SPECIES
@@ -392,7 +356,7 @@ def test_broken_initial_weight_is_one_line(books, tmp_path):
     block = read_run(read_book(src)).layout.block("New W1", 0)
     cell = a1.cell(block.row + 1, block.col + 2)
     bad = tmp_path / "broken-init.xlsx"
-    edit_cell(src, bad, INIT, cell, "#VALUE!")
+    edit_book(src, bad, {(INIT, cell): "#VALUE!"})
     with pytest.raises(ScorerError) as exc:
         scorer_from_workbook(bad)
     message = str(exc.value)
