@@ -4,6 +4,7 @@ traceback, a hang or a macro run."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -14,10 +15,11 @@ import xlsxwriter
 from xlnet.layout import TRAIN
 from xlnet.verification import read_run
 from xlnet.xlsxio import read_book
-from xlsx_edit import edit_book, rewrite, set_formula, setting_cell, sheet_part
+from xlsx_edit import edit_book, rewrite, set_dimension, set_formula, setting_cell, sheet_part
 
 # Files built to exhaust memory or time: read in a process of their own, capped and timed.
 BOMBS = ("zip bomb", "billion laughs")
+ROWS = 1_048_576  # a sheet's last row
 
 
 def one_line(result: subprocess.CompletedProcess, path: Path, *words: str) -> None:
@@ -150,12 +152,21 @@ def test_macro_workbook_is_read_without_running_anything(cli, tmp_path, small_bo
 
 
 def test_a_million_rows(cli, tmp_path):
-    p = tmp_path / "big.xlsx"
-    wb = xlsxwriter.Workbook(p, {"constant_memory": True})
-    ws = wb.add_worksheet("Data")
-    for r in range(1_048_576):
-        ws.write_number(r, 0, r)
+    # The sheet XlsxWriter writes (constant_memory) with 0, 1, ... down column A to the last
+    # row, joined here as text: five times quicker than a million write_number calls.
+    one = tmp_path / "one.xlsx"
+    wb = xlsxwriter.Workbook(one)
+    wb.add_worksheet("Data").write_number(0, 0, 0)
     wb.close()
+    rows = "".join(f'<row r="{r}"><c r="A{r}"><v>{r - 1}</v></c></row>' for r in range(1, ROWS + 1))
+
+    def fill(xml: str) -> str:
+        xml = re.sub(r"<sheetData>.*</sheetData>", lambda _: f"<sheetData>{rows}</sheetData>", xml,
+                     flags=re.S)  # fmt: skip
+        return set_dimension(xml, f"A1:A{ROWS}")
+
+    p = tmp_path / "big.xlsx"
+    rewrite(one, p, sheet_part(one, "Data"), fill)
     result = cli("verify", p, process=True)
     assert result.returncode == 2
     one_line(result, p, "no sheet named")

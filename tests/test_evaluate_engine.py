@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import xlsxwriter
 
-from conftest import LAYOUT_CASES
+from conftest import LAYOUT_CASES, small_spec
 from xlnet.a1 import quote_sheet
 from xlnet.evaluate import EMPTY, EvalError, Result, evaluate, is_error
+from xlnet.workbook import build
 from xlnet.xlsxio import MAX_GRID_CELLS, Book, Sheet, read_book
 
 # Both paths compute the same arithmetic in another order (NumPy's sums, MMULT): they may
@@ -499,10 +500,22 @@ def test_shared_dependencies_are_not_circular(tmp_path):
     assert [result.value("S", 0, c) for c in range(3)] == [6, 2, 4]
 
 
+@pytest.fixture(scope="module")
+def few_books(tmp_path_factory, few_wine) -> dict[tuple[str, str, str], Path]:
+    """xlnet's small workbooks of every (model, output, layout), on few samples: the
+    cell-by-cell path takes its time over every cell."""
+    folder = tmp_path_factory.mktemp("few")
+    out = {}
+    for model, output, layout in LAYOUT_CASES:
+        out[(model, output, layout)] = folder / f"{model}-{output}-{layout}.xlsx"
+        build(small_spec(model, output, layout=layout), few_wine, out[(model, output, layout)])
+    return out
+
+
 @pytest.mark.parametrize(("model", "output", "layout"), LAYOUT_CASES)
-def test_vectorised_path_matches_formulas_own_functions(small_books, model, output, layout):
+def test_vectorised_path_matches_formulas_own_functions(few_books, model, output, layout):
     """batch.py's NumPy forms against the formulas package's functions, cell by cell."""
-    book = read_book(small_books[(model, output, layout)])
+    book = read_book(few_books[(model, output, layout)])
     fast, slow = evaluate(book), evaluate(book, vectorise=False)
     assert fast.formulas.keys() == slow.formulas.keys()
     for s, r, c in slow.formulas:

@@ -37,13 +37,13 @@ EXERCISE_CASES = [
 
 
 @pytest.fixture(scope="module")
-def exercises(tmp_path_factory, wine) -> dict[tuple[str, str, str], Path]:
+def exercises(tmp_path_factory, few_wine) -> dict[tuple[str, str, str], Path]:
     folder = tmp_path_factory.mktemp("exercises")
     out = {}
     for model, output, layout in EXERCISE_CASES:
         spec = Spec(model=model, output=output, layout=layout, epochs=2, hidden=3)
         path = folder / f"{model}-{output}-{layout}.xlsx"
-        write_exercise(spec, wine, path, ("params",))
+        write_exercise(spec, few_wine, path, ("params",))
         out[(model, output, layout)] = path
     return out
 
@@ -58,7 +58,7 @@ def _not_correct(g):
 
 
 @pytest.mark.parametrize("case", EXERCISE_CASES)
-def test_correct_fill_scores_full_marks(exercises, tmp_path, case):
+def test_correct_fill_scores_full_marks(exercises, few_wine, tmp_path, case):
     model, output, layout = case
     filled = fill(exercises[case], tmp_path / "filled.xlsx", arrays=layout == "arrays")
     g = grade(filled)
@@ -66,7 +66,8 @@ def test_correct_fill_scores_full_marks(exercises, tmp_path, case):
     assert _not_correct(g) == []
     assert g.score == 100.0
     # Every blank step of both epochs was graded.
-    program = build_program(Spec(model=model, output=output, epochs=2, hidden=3), 178, 13, 3)
+    spec = Spec(model=model, output=output, epochs=2, hidden=3)
+    program = build_program(spec, few_wine.n, few_wine.f, few_wine.k)
     assert len(g.graded) == 2 * len(blank_steps(program, ("params",)))
 
 
@@ -285,8 +286,9 @@ def test_given_override_stops_a_student_editing_settings(mlp_exercise, tmp_path,
     """A student who edits Settings to say more was given cannot shrink the exercise."""
     cheat = tmp_path / "cheat.xlsx"
     edit_book(mlp_exercise, cheat, {setting_cell("given"): "params,forward,loss,backward"})
-    assert grade(cheat).score == 0.0  # only the update blocks, left blank, are graded
-    assert len(grade(cheat).graded) == 8
+    g = grade(cheat)
+    assert g.score == 0.0  # only the update blocks, left blank, are graded
+    assert len(g.graded) == 8
     honest = grade(cheat, given=("params",))
     assert len(honest.graded) == 2 * 20 and honest.score == 0.0  # 24 steps less 4 copies
     assert "the file's Settings say" in honest.sheets[0].notes[0]
@@ -315,11 +317,11 @@ def test_exercise_never_overwrites_its_template(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
-def test_deeper_net_exercises_grade(wine, tmp_path, activation):
+def test_deeper_net_exercises_grade(few_wine, tmp_path, activation):
     """An exercise of a net with two hidden layers: the right fill scores 100%; relu's
     derivative taken as 1 at 0 (A>=0) or sigmoid's written as tanh's is one wrong block."""
     spec = Spec(model="mlp", hidden=(4, 3), activation=activation, epochs=1)
-    ex = write_exercise(spec, wine, tmp_path / "deep.xlsx", ("params",)).path
+    ex = write_exercise(spec, few_wine, tmp_path / "deep.xlsx", ("params",)).path
     g = grade(fill(ex, tmp_path / "right.xlsx"))
     assert g.error is None and _not_correct(g) == [] and g.score == 100.0
     assert {b.block for b in g.graded} >= {"Z3", "dZ2", "dZ1", "New W3"}

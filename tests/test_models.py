@@ -42,12 +42,12 @@ LIBREOFFICE_CASES = ("relu-adam-arrays", "three-layers-momentum")
 
 
 @pytest.fixture(scope="module")
-def books(tmp_path_factory, wine):
+def books(tmp_path_factory, few_wine):
     folder = tmp_path_factory.mktemp("models")
     out = {}
     for name, kw in CASES.items():
         out[name] = folder / f"{name}.xlsx"
-        build(Spec(epochs=EPOCHS, **kw), wine, out[name])
+        build(Spec(epochs=EPOCHS, **kw), few_wine, out[name])
     return out
 
 
@@ -178,7 +178,7 @@ def test_a_wrong_derivative_fails_the_gradient_check(wine):
 
 
 @pytest.fixture(scope="module")
-def kink_book(wine, tmp_path_factory):
+def kink_book(few_wine, tmp_path_factory):
     """Biases of -100 kill every unit of the first layer, so the second layer's Z is exactly
     its bias, 0: relu's kink."""
     import xlnet.training as training
@@ -191,7 +191,7 @@ def kink_book(wine, tmp_path_factory):
     path = tmp_path_factory.mktemp("kink") / "kink.xlsx"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(training, "initial_params", dead_first_layer)
-        build(Spec(model="mlp", hidden=(3, 2), activation="relu", epochs=2), wine, path)
+        build(Spec(model="mlp", hidden=(3, 2), activation="relu", epochs=2), few_wine, path)
     return path
 
 

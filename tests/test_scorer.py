@@ -39,6 +39,7 @@ from xlnet.xlsxio import read_book, read_cached
 from xlsx_edit import edit_book, set_formula
 
 EPOCHS = 5
+# Trained on few_wine: recomputing a training workbook costs per sample, its weights do not.
 CASES = {
     "logreg-softmax": Spec(model="logreg", output="softmax", epochs=EPOCHS),
     "mlp-relu-sigmoid": Spec(
@@ -64,17 +65,17 @@ def samples(wine) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def trained(wine):
-    return {name: scorer_from_training(spec, wine) for name, spec in CASES.items()}
+def trained(few_wine):
+    return {name: scorer_from_training(spec, few_wine) for name, spec in CASES.items()}
 
 
 @pytest.fixture(scope="module")
-def books(tmp_path_factory, wine) -> dict[str, Path]:
+def books(tmp_path_factory, few_wine) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("training")
     out = {}
     for name, spec in CASES.items():
         out[name] = folder / f"{name}.xlsx"
-        build(spec, wine, out[name])
+        build(spec, few_wine, out[name])
     return out
 
 
@@ -117,8 +118,8 @@ def score_cells(path: Path) -> list[tuple[int, int, object]]:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_from_training_keeps_the_last_epochs_weights(wine, trained, name):
-    spec = CASES[name]
+def test_from_training_keeps_the_last_epochs_weights(few_wine, trained, name):
+    spec, wine = CASES[name], few_wine
     run = prepare(spec, wine)
     scorer = trained[name]
     assert set(scorer.weights) == set(run.program.params)
@@ -156,13 +157,13 @@ def test_from_workbook_recomputes_numpys_weights(books, trained, name):
     assert book_scorer.class_names is None
 
 
-def test_from_workbook_ignores_cached_values(books, wine, tmp_path):
+def test_from_workbook_ignores_cached_values(books, few_wine, tmp_path):
     """A learning rate changed in the file (cached values now stale) gives other weights."""
     src = books["logreg-softmax"]
     changed = tmp_path / "lr.xlsx"
     cell = a1.cell(*_setting_cell(src, "learning_rate"))
     edit_book(src, changed, {("Settings", cell): 0.01})
-    slow = scorer_from_training(dataclasses.replace(CASES["logreg-softmax"], lr=0.01), wine)
+    slow = scorer_from_training(dataclasses.replace(CASES["logreg-softmax"], lr=0.01), few_wine)
     got = scorer_from_workbook(changed)
     assert np.abs(got.weights["W1"] - slow.weights["W1"]).max() <= WEIGHT_TOLERANCE
     assert not np.allclose(got.weights["W1"], scorer_from_workbook(src).weights["W1"])
