@@ -77,14 +77,14 @@ def klaas():
 
 
 @pytest.fixture(scope="session")
-def small_books(tmp_path_factory, wine) -> dict[tuple[str, ...], Path]:
-    """One small workbook per (model, output) in the cells layout, and per (model, output,
-    layout) for both layouts."""
+def small_books(tmp_path_factory, few_wine) -> dict[tuple[str, ...], Path]:
+    """One small workbook (few epochs, hidden units and samples) per (model, output) in the
+    cells layout, and per (model, output, layout) for both layouts."""
     folder = tmp_path_factory.mktemp("books")
     out: dict[tuple[str, ...], Path] = {}
     for model, output, layout in LAYOUT_CASES:
         path = folder / f"{model}-{output}-{layout}.xlsx"
-        build(small_spec(model, output, layout=layout), wine, path)
+        build(small_spec(model, output, layout=layout), few_wine, path)
         out[(model, output, layout)] = path
         if layout == "cells":
             out[(model, output)] = path

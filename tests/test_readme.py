@@ -107,7 +107,7 @@ def test_test_command_installs_what_the_suite_needs():
     assert "pip install -q -e '.[test]'" in tests and tests.endswith("python -m pytest")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extras = " ".join(project["project"]["optional-dependencies"]["test"])
-    assert all(tool in extras for tool in ("pytest", "hypothesis", "ruff"))
+    assert all(tool in extras for tool in ("pytest", "pytest-xdist", "hypothesis", "ruff"))
     assert project["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
 
 
