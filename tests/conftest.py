@@ -126,7 +126,7 @@ def cli(capsys, monkeypatch) -> Cli:
                     patch.chdir(cwd)
                 try:
                     code = main(argv)
-                except SystemExit as exc:  # --help, and argparse's own refusals
+                except SystemExit as exc:  # --help: argparse exits once it has printed
                     code = exc.code
             out, err = capsys.readouterr()
             result = subprocess.CompletedProcess(argv, code, out, err)
