@@ -87,7 +87,7 @@ def test_every_module_xlnet_imports_comes_with_pip_install():
     installs = _installs(project["project"]["dependencies"])
     owners = metadata.packages_distributions()
     imported = set()
-    for path in (ROOT / "xlnet").glob("*.py"):
+    for path in (ROOT / "xlnet").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {a.name.split(".")[0] for a in node.names}
