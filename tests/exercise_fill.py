@@ -15,13 +15,15 @@ from xlnet.layout import SETTINGS, Layout, setting_block
 from xlnet.run import Run
 from xlnet.xlsxio import read_book
 
-# A formula per block: (step name, epoch, cell formula) -> the formula to write instead.
-Edit = Callable[[str, int, int, int, str], str]
+# A formula per block: (step name, epoch, i, j, cell formula) -> what to write instead: a
+# formula, "" (the cell left blank) or a number (typed in, as if pasted).
+Edit = Callable[[str, int, int, int, str], str | float]
 
 
 def fill(src: Path, dst: Path, edit: Edit | None = None, arrays: bool = False) -> Path:
     """Write every blank block of `src` as formulas into `dst`; `edit(step, epoch, i, j,
-    formula)` may change a cell's formula to plant a mistake."""
+    formula)` may change a cell's formula or put a number or nothing there, to plant a
+    mistake."""
     book = read_book(src)
     run = Run.from_book(book)
     program, layout = run.program, Layout(run.program)
@@ -46,6 +48,8 @@ def fill(src: Path, dst: Path, edit: Edit | None = None, arrays: bool = False) -
                 f = step.op.cell(i, j, out.sheet, *args)
                 if edit is not None:
                     f = edit(step.out, epoch, i, j, f)
-                ws.cell(r + 1, c + 1).value = f if f.startswith("=") or f == "" else "=" + f
+                if isinstance(f, str) and f and not f.startswith("="):
+                    f = "=" + f
+                ws.cell(r + 1, c + 1).value = f if f != "" else None
     wb.save(dst)
     return dst

@@ -20,6 +20,8 @@ from xlnet.verification import verify
 from xlnet.workbook import build
 
 EPOCHS = 3
+# Enough epochs for the sweep's chart to step its epoch axis by more than 1.
+SWEEP_EPOCHS = 20
 DEFAULT_WIDTH = 8.43
 
 
@@ -48,7 +50,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
                             blanks=_blanks()).path  # fmt: skip
     scorer = scorer_from_training(Spec(model="mlp", epochs=EPOCHS), wine)
     out["scorer"] = write_scorer(scorer, d / "scorer.xlsx", rows=20, examples=5).path
-    sweep = run_sweep(Spec(model="mlp", epochs=200), wine, [(2,), (5,)], [0.1, 1.0])
+    sweep = run_sweep(Spec(model="mlp", epochs=SWEEP_EPOCHS), wine, [(2,), (5,)], [0.1, 1.0])
     out["sweep"] = write_sweep(sweep, wine, d / "sweep.xlsx").path
     return out
 
@@ -118,7 +120,8 @@ def _charts(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("name", "epochs", "which"),
-                         [("mlp", EPOCHS, 0), ("sweep", 200, 0), ("sweep", 200, 1)])  # fmt: skip
+                         [("mlp", EPOCHS, 0), ("sweep", SWEEP_EPOCHS, 0),
+                          ("sweep", SWEEP_EPOCHS, 1)])  # fmt: skip
 def test_charts_put_epochs_on_a_value_axis_with_straight_lines(files, name, epochs, which):
     xml = _charts(files[name])[which]
     assert "<c:scatterChart>" in xml and "<c:lineChart>" not in xml

@@ -13,7 +13,6 @@ UCI_RANGES = {"Alcohol": (11.03, 14.83), "Magnesium": (70, 162), "Proline": (278
 WINE_SHA256 = "08891a88014c481933d592090d0e1e474e074f95b5b1327d0059a9ff4324d96d"
 
 
-@pytest.mark.smoke
 def test_wine_matches_uci():
     ds = load_wine()
     assert (ds.n, ds.f, ds.k) == (178, 13, 3)

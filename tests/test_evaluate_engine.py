@@ -1,16 +1,22 @@
-"""The evaluator on workbooks built in memory: names scoped to a sheet, booleans, bounds,
-grouping and scheduling corner cases, and the vectorised path held against the cell-by-cell
-path (formulas' own functions)."""
+"""The evaluator: on workbooks built in memory, names scoped to a sheet, booleans, bounds,
+grouping and scheduling corner cases; on files XlsxWriter writes, what a spreadsheet computes
+(errors, blanks, whole columns, quoted sheets, arrays, circles); and the vectorised path held
+against the cell-by-cell path (formulas' own functions), on xlnet's own workbooks too."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xlsxwriter
 
-from xlnet.evaluate import EMPTY, EvalError, evaluate, is_error
-from xlnet.xlsxio import MAX_GRID_CELLS, Book, Sheet
+from conftest import LAYOUT_CASES, small_spec
+from xlnet.a1 import quote_sheet
+from xlnet.evaluate import EMPTY, EvalError, Result, evaluate, is_error
+from xlnet.workbook import build
+from xlnet.xlsxio import MAX_GRID_CELLS, Book, Sheet, read_book
 
 # Both paths compute the same arithmetic in another order (NumPy's sums, MMULT): they may
 # differ in the last digits, never more.
@@ -337,3 +343,199 @@ def test_a_control_character_fails_only_its_cell():
     s = Sheet("S", formulas={(0, 0): "=1+1", (1, 0): '="a\x02"&1', (2, 0): "=A1*3"})
     res = evaluate(book(s), lenient=True)
     assert is_error(res.value("S", 1, 0)) and res.value("S", 2, 0) == 6.0
+
+
+# --- files written by XlsxWriter, and xlnet's own workbooks ---------------------------------
+
+
+def written(tmp_path: Path, write) -> Result:
+    """`write(workbook)` with XlsxWriter into a file, read back and evaluated."""
+    path = tmp_path / "t.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    write(wb)
+    wb.close()
+    return evaluate(read_book(path))
+
+
+def test_evaluator_flags_array_result_in_a_plain_cell(tmp_path):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_column(0, 0, [1, 2, 3])
+        ws.write_formula("C1", "=SUMPRODUCT(A1:A3*2)")
+        ws.write_formula("D1", "=A1:A3*2")  # Excel would intersect or show #VALUE!
+
+    result = written(tmp_path, write)
+    assert result.value("S", 0, 2) == 12
+    assert str(result.value("S", 0, 3)) == "#VALUE!"
+    assert "implicit intersection" in result.why[(0, 0, 3)]
+    # Not detected: =SUM(A1:A3*2) is 12 here but 2 in legacy Excel and LibreOffice (implicit
+    # intersection inside an aggregate). The LibreOffice tests are what guard xlnet's own
+    # formulas against that trap.
+
+
+def test_formulas_sharing_a_relative_form_are_not_confused(tmp_path):
+    def write(wb):
+        s, t = wb.add_worksheet("S"), wb.add_worksheet("T")
+        s.write_column(0, 0, [1, 10, 100])
+        t.write_column(0, 0, [5, 50, 500])
+        for r in range(3):  # =A1+$A$1 names one cell twice in row 1, two cells below
+            s.write_formula(r, 1, f"=A{r + 1}+$A$1")
+        s.write_formula("C1", "=A1+T!A1")
+        t.write_formula("C1", "=A1+T!A1")  # on T both references are T!A1
+
+    result = written(tmp_path, write)
+    assert [result.value("S", r, 1) for r in range(3)] == [2, 11, 101]
+    assert result.value("S", 0, 2) == 6
+    assert result.value("T", 0, 2) == 10
+
+
+def test_errors_propagate_like_a_spreadsheet(tmp_path):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_formula("A1", "=1/0")
+        ws.write_formula("B1", "=SUM(A1,5)")
+        ws.write_formula("C1", "=IFERROR(A1,99)")
+        ws.write_formula("D1", "=ISERROR(A1)")
+
+    result = written(tmp_path, write)
+    assert str(result.value("S", 0, 0)) == "#DIV/0!"
+    assert str(result.value("S", 0, 1)) == "#DIV/0!"
+    assert result.value("S", 0, 2) == 99
+    assert result.value("S", 0, 3) is True
+    assert len(result.error_cells()) == 2
+
+
+def test_blank_cells_read_as_zero_in_arithmetic(tmp_path):
+    """A blank cell inside a range is 0 to EXP and +, as in Excel, not the text "empty"."""
+
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_number("A1", 1.0)
+        ws.write_number("B1", 2.0)
+        ws.write_formula("D1", "=SUMPRODUCT(EXP(A1:C1))")
+        ws.write_formula("E1", "=A1+C1")
+        ws.write_formula("F1", "=SUM(A1:C1)")
+
+    result = written(tmp_path, write)
+    assert result.value("S", 0, 2) is EMPTY
+    assert result.value("S", 0, 3) == pytest.approx(math.e + math.e**2 + 1)
+    assert result.value("S", 0, 4) == 1.0 and result.value("S", 0, 5) == 3.0
+
+
+def test_whole_columns_and_rows_are_read_on_their_own_sheet(tmp_path):
+    def write(wb):
+        a, b = wb.add_worksheet("S"), wb.add_worksheet("T")
+        a.write_column("A1", ["head", 1.0, 2.0])
+        b.write_column("A1", [100.0, 200.0])
+        a.write_formula("B1", "=SUM(A:A)")
+        b.write_formula("B1", "=SUM(A:A)")
+        a.write_formula("D5", "=SUM(2:2)")
+        a.write_formula("D6", "=SUM(3:3)")
+        b.write_formula("C5", "=SUM(S!A:A)")
+
+    result = written(tmp_path, write)
+    assert result.value("S", 0, 1) == 3.0 and result.value("T", 0, 1) == 300.0
+    assert result.value("S", 4, 3) == 1.0 and result.value("S", 5, 3) == 2.0
+    assert result.value("T", 4, 2) == 3.0
+
+
+@pytest.mark.parametrize("sheet", ["It's", "2020", "Übung", "My Data"])
+def test_quoted_sheet_names(tmp_path, sheet):
+    def write(wb):
+        wb.add_worksheet(sheet).write("A1", 21)
+        wb.add_worksheet("S").write_formula("A1", f"={quote_sheet(sheet)}!A1*2")
+
+    assert written(tmp_path, write).value("S", 0, 0) == 42
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path):
+    def write(wb):
+        wb.add_worksheet("S").write_string("A1", "=1+1")
+
+    result = written(tmp_path, write)
+    assert result.value("S", 0, 0) == "=1+1" and not result.formulas
+
+
+def test_unknown_function_is_a_name_error(tmp_path, capsys):
+    def write(wb):
+        wb.add_worksheet("S").write_formula("A1", "=FOO(1)")
+
+    result = written(tmp_path, write)
+    assert str(result.value("S", 0, 0)).startswith("#")
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_evaluator_rejects_circular_references(tmp_path):
+    path = tmp_path / "circ.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_formula("A1", "=B1+1")
+    ws.write_formula("B1", "=A1+1")
+    wb.close()
+    with pytest.raises(EvalError, match="circular"):
+        evaluate(read_book(path))
+
+
+def test_evaluator_handles_array_formulas(tmp_path):
+    path = tmp_path / "arr.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_row(0, 0, [1, 2, 3])
+    ws.write_array_formula("A2:C2", "{=A1:C1*2}")
+    ws.write_formula("D2", "=SUM(A2:C2)")
+    wb.close()
+    result = evaluate(read_book(path))
+    assert [result.value("S", 1, c) for c in range(4)] == [2, 4, 6, 12]
+
+
+def test_shared_dependencies_are_not_circular(tmp_path):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_formula("A1", "=SUM(B1:C1)")  # reads B1 and C1; C1 reads B1
+        ws.write_formula("C1", "=B1*2")
+        ws.write_formula("B1", "=D1+1")
+        ws.write_number("D1", 1)
+
+    result = written(tmp_path, write)
+    assert [result.value("S", 0, c) for c in range(3)] == [6, 2, 4]
+
+
+@pytest.fixture(scope="module")
+def few_books(tmp_path_factory, few_wine) -> dict[tuple[str, str, str], Path]:
+    """xlnet's small workbooks of every (model, output, layout), on few samples: the
+    cell-by-cell path takes its time over every cell."""
+    folder = tmp_path_factory.mktemp("few")
+    out = {}
+    for model, output, layout in LAYOUT_CASES:
+        out[(model, output, layout)] = folder / f"{model}-{output}-{layout}.xlsx"
+        build(small_spec(model, output, layout=layout), few_wine, out[(model, output, layout)])
+    return out
+
+
+@pytest.mark.parametrize(("model", "output", "layout"), LAYOUT_CASES)
+def test_vectorised_path_matches_formulas_own_functions(few_books, model, output, layout):
+    """batch.py's NumPy forms against the formulas package's functions, cell by cell."""
+    book = read_book(few_books[(model, output, layout)])
+    fast, slow = evaluate(book), evaluate(book, vectorise=False)
+    assert fast.formulas.keys() == slow.formulas.keys()
+    for s, r, c in slow.formulas:
+        assert fast.grids[s][r, c] == pytest.approx(slow.grids[s][r, c], rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["=1/(A1-1)", "=LN(A1-1)", "=EXP(A1*1000)", "=SQRT(-A1)", "=MATCH(9,B1:D1,0)",
+     "=INDEX(B1:D1,1,5)", "=SUMPRODUCT(B1:D1,B1:B2)", "=A1:A2*2", "=IF(A1>0,\"yes\",\"no\")"],
+)  # fmt: skip
+def test_vectorised_path_defers_errors_to_formulas(tmp_path, formula):
+    def write(wb):
+        ws = wb.add_worksheet("S")
+        ws.write_row(0, 0, [1, 2, 3, 4])
+        ws.write_number(1, 0, 1)
+        for r in range(2, 6):  # a filled-down group, so the vectorised path is tried
+            ws.write_formula(r, 5, formula)
+
+    fast_book = written(tmp_path, write)
+    slow = evaluate(read_book(tmp_path / "t.xlsx"), vectorise=False)
+    for r in range(2, 6):
+        assert str(fast_book.value("S", r, 5)) == str(slow.value("S", r, 5))

@@ -26,6 +26,7 @@ from xlnet.program import build_program
 from xlnet.spec import Spec
 from xlnet.verdicts import VERDICTS
 from xlnet.xlsxio import read_book
+from xlsx_edit import edit_book, setting_cell
 
 EXERCISE_CASES = [
     ("logreg", "softmax", "cells"),
@@ -36,13 +37,13 @@ EXERCISE_CASES = [
 
 
 @pytest.fixture(scope="module")
-def exercises(tmp_path_factory, wine) -> dict[tuple[str, str, str], Path]:
+def exercises(tmp_path_factory, few_wine) -> dict[tuple[str, str, str], Path]:
     folder = tmp_path_factory.mktemp("exercises")
     out = {}
     for model, output, layout in EXERCISE_CASES:
         spec = Spec(model=model, output=output, layout=layout, epochs=2, hidden=3)
         path = folder / f"{model}-{output}-{layout}.xlsx"
-        write_exercise(spec, wine, path, ("params",))
+        write_exercise(spec, few_wine, path, ("params",))
         out[(model, output, layout)] = path
     return out
 
@@ -57,7 +58,7 @@ def _not_correct(g):
 
 
 @pytest.mark.parametrize("case", EXERCISE_CASES)
-def test_correct_fill_scores_full_marks(exercises, tmp_path, case):
+def test_correct_fill_scores_full_marks(exercises, few_wine, tmp_path, case):
     model, output, layout = case
     filled = fill(exercises[case], tmp_path / "filled.xlsx", arrays=layout == "arrays")
     g = grade(filled)
@@ -65,7 +66,8 @@ def test_correct_fill_scores_full_marks(exercises, tmp_path, case):
     assert _not_correct(g) == []
     assert g.score == 100.0
     # Every blank step of both epochs was graded.
-    program = build_program(Spec(model=model, output=output, epochs=2, hidden=3), 178, 13, 3)
+    spec = Spec(model=model, output=output, epochs=2, hidden=3)
+    program = build_program(spec, few_wine.n, few_wine.f, few_wine.k)
     assert len(g.graded) == 2 * len(blank_steps(program, ("params",)))
 
 
@@ -117,7 +119,7 @@ def test_each_mistake_is_one_verdict_on_its_block(mlp_exercise, tmp_path, mistak
             return 0.5  # a typed number, not a formula
         return out
 
-    filled = _fill_values(mlp_exercise, tmp_path / "m.xlsx", writer)
+    filled = fill(mlp_exercise, tmp_path / "m.xlsx", edit=writer)
     g = grade(filled)
     assert _not_correct(g) == [(block, epoch, verdict)], mistake
     b = next(b for b in g.graded if b.verdict != "correct")
@@ -126,28 +128,6 @@ def test_each_mistake_is_one_verdict_on_its_block(mlp_exercise, tmp_path, mistak
         assert b.hint and hint in b.hint, b.hint
     if verdict == "wrong":
         assert b.formula and b.expected is not None and b.got is not None and b.wrong_cells > 0
-
-
-def _fill_values(src: Path, dst: Path, edit) -> Path:
-    """fill(), but a cell whose edited formula is a number or '' is written as that value."""
-    import openpyxl
-
-    fill(src, dst, edit=lambda s, e, i, j, f: _mark(edit(s, e, i, j, f)))
-    wb = openpyxl.load_workbook(dst)
-    ws = wb["Train"]
-    for row in ws.iter_rows():
-        for c in row:
-            if isinstance(c.value, str) and c.value.startswith("=__VALUE__"):
-                text = c.value.removeprefix("=__VALUE__")
-                c.value = float(text) if text else None
-    wb.save(dst)
-    return dst
-
-
-def _mark(f):
-    if isinstance(f, float) or f == "":
-        return "=__VALUE__" + (str(f) if f != "" else "")
-    return f
 
 
 def test_given_groups_choose_the_blank_blocks():
@@ -237,7 +217,7 @@ def test_check_never_changes_the_file(mlp_exercise, tmp_path):
 
 def test_check_json_and_gradebook(mlp_exercise, tmp_path, capsys):
     good = fill(mlp_exercise, tmp_path / "good.xlsx")
-    bad = _fill_values(mlp_exercise, tmp_path / "bad.xlsx", MISTAKES["missing 1/N"][0])
+    bad = fill(mlp_exercise, tmp_path / "bad.xlsx", edit=MISTAKES["missing 1/N"][0])
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a workbook")
     report = tmp_path / "grades.csv"
@@ -261,7 +241,7 @@ def test_check_json_and_gradebook(mlp_exercise, tmp_path, capsys):
 
 def test_parallel_grading_matches_serial(mlp_exercise, tmp_path):
     files = [fill(mlp_exercise, tmp_path / "a.xlsx"),
-             _fill_values(mlp_exercise, tmp_path / "b.xlsx", MISTAKES["wrong sign"][0]),
+             fill(mlp_exercise, tmp_path / "b.xlsx", edit=MISTAKES["wrong sign"][0]),
              mlp_exercise]  # fmt: skip
     serial = grade_files(files, None, jobs=1)
     parallel = grade_files(files, None, jobs=3)
@@ -304,17 +284,11 @@ def test_report_may_not_overwrite_a_submission(mlp_exercise, tmp_path, capsys):
 
 def test_given_override_stops_a_student_editing_settings(mlp_exercise, tmp_path, capsys):
     """A student who edits Settings to say more was given cannot shrink the exercise."""
-    import openpyxl
-
-    from xlnet.layout import setting_block
-
     cheat = tmp_path / "cheat.xlsx"
-    wb = openpyxl.load_workbook(mlp_exercise)
-    g = setting_block("given")
-    wb["Settings"].cell(g.row + 1, g.col + 1).value = "params,forward,loss,backward"
-    wb.save(cheat)
-    assert grade(cheat).score == 0.0  # only the update blocks, left blank, are graded
-    assert len(grade(cheat).graded) == 8
+    edit_book(mlp_exercise, cheat, {setting_cell("given"): "params,forward,loss,backward"})
+    g = grade(cheat)
+    assert g.score == 0.0  # only the update blocks, left blank, are graded
+    assert len(g.graded) == 8
     honest = grade(cheat, given=("params",))
     assert len(honest.graded) == 2 * 20 and honest.score == 0.0  # 24 steps less 4 copies
     assert "the file's Settings say" in honest.sheets[0].notes[0]
@@ -343,11 +317,11 @@ def test_exercise_never_overwrites_its_template(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
-def test_deeper_net_exercises_grade(wine, tmp_path, activation):
+def test_deeper_net_exercises_grade(few_wine, tmp_path, activation):
     """An exercise of a net with two hidden layers: the right fill scores 100%; relu's
     derivative taken as 1 at 0 (A>=0) or sigmoid's written as tanh's is one wrong block."""
     spec = Spec(model="mlp", hidden=(4, 3), activation=activation, epochs=1)
-    ex = write_exercise(spec, wine, tmp_path / "deep.xlsx", ("params",)).path
+    ex = write_exercise(spec, few_wine, tmp_path / "deep.xlsx", ("params",)).path
     g = grade(fill(ex, tmp_path / "right.xlsx"))
     assert g.error is None and _not_correct(g) == [] and g.score == 100.0
     assert {b.block for b in g.graded} >= {"Z3", "dZ2", "dZ1", "New W3"}

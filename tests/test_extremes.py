@@ -13,7 +13,8 @@ from xlnet.workbook import build
 # (summation order, EXP, TANH) grow from epoch to epoch and pass 1e-9 after ~5-10 epochs. Those
 # blocks are "drift": off the NumPy trajectory, yet each right on the values it reads (the
 # local check), so the workbook still verifies; 30 epochs take the net well past that point.
-EPOCHS = {1e-4: 40, 50.0: 30}
+# At lr 1e-4 nothing grows: a few epochs show it (bench/extremes.py runs 1000).
+EPOCHS = {1e-4: 10, 50.0: 30}
 LO_EPOCHS = 30
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import openpyxl
 import pytest
-from klaas_fill import fill
+from klaas_fill import SHEETS, fill
 
 import xlnet.workcopy as workcopy
 from xlnet.evaluate import evaluate
 from xlnet.grade import grade_file as grade
-from xlnet.template import load_template
 from xlnet.workcopy import _closure, _sheet_reads
 from xlnet.xlsxio import Book, Sheet, read_book
+from xlsx_edit import edit_book
 
 
 def _book(formulas: dict[str, list[str]], names: dict[str, str] | None = None) -> Book:
@@ -60,16 +59,15 @@ def files(tmp_path_factory) -> list[Path]:
     error with a cause on each recomputed sheet); then with a sheet reading another that a
     patch changes."""
     tmp = tmp_path_factory.mktemp("recompute")
-    wb = openpyxl.load_workbook(fill(tmp / "filled.xlsx", mistake="error", seed=5))
-    for name in ("Logistic Regression", "2 Layer Wine Net"):
-        wb[name]["ZZ1"], wb[name]["ZZ2"] = "=ZZ2+1", "=ZZ1+1"
-    wb.save(tmp / "plain.xlsx")
-    wb["Data"]["AZ1"] = "='Logistic Regression'!AW3*2"
-    wb.save(tmp / "data-reads-lr.xlsx")
-    return [tmp / "plain.xlsx", tmp / "data-reads-lr.xlsx"]
+    circles = {(sheet, cell): f"={other}+1" for sheet in SHEETS.values()
+               for cell, other in (("ZZ1", "ZZ2"), ("ZZ2", "ZZ1"))}  # fmt: skip
+    plain = edit_book(fill(tmp / "filled.xlsx", mistake="error", seed=5), tmp / "plain.xlsx",
+                      circles)  # fmt: skip
+    reads = {("Data", "AZ1"): f"='{SHEETS['logreg']}'!AW3*2"}
+    return [plain, edit_book(plain, tmp / "data-reads-lr.xlsx", reads)]
 
 
-def test_recomputed_sheets_match_the_whole_book(files, monkeypatch):
+def test_recomputed_sheets_match_the_whole_book(files, klaas, monkeypatch):
     seen = []
     recompute = workcopy.WorkingCopy._recompute
 
@@ -88,19 +86,17 @@ def test_recomputed_sheets_match_the_whole_book(files, monkeypatch):
         return got
 
     monkeypatch.setattr(workcopy.WorkingCopy, "_recompute", checked)
-    template = load_template("klaas-ch1")
     for f in files:
-        g = grade(f, template)
+        g = grade(f, klaas)
         assert g.error is None and g.score < 100
     assert {"Logistic Regression"} in seen  # one sheet on its own
     assert {"Logistic Regression", "Data", "2 Layer Wine Net"} in seen  # its readers too
 
 
-def test_grades_as_with_whole_book_recomputation(files, monkeypatch):
-    template = load_template("klaas-ch1")
-    partial = [grade(f, template).to_json() for f in files]
+def test_grades_as_with_whole_book_recomputation(files, klaas, monkeypatch):
+    partial = [grade(f, klaas).to_json() for f in files]
     monkeypatch.setattr(workcopy, "_closure", lambda reads, dirty: None)
-    assert [grade(f, template).to_json() for f in files] == partial
+    assert [grade(f, klaas).to_json() for f in files] == partial
 
 
 def test_patches_leave_the_book_as_read(files):

@@ -117,14 +117,14 @@ def test_chart_plots_train_loss_train_and_test_accuracy(heldout):
     assert [header[(0, c)] for c in (1, 2, 3)] == ["Loss", "Accuracy", "Test Accuracy"]
 
 
-def test_without_a_split_the_confusion_matrix_counts_training_samples(small_books, wine):
+def test_without_a_split_the_confusion_matrix_counts_training_samples(small_books, few_wine):
     book = read_book(small_books[("logreg", "softmax")])
     run = Run.from_book(book)
     result = evaluate(book)
     b = run.layout.block("Confusion")
     total = sum(result.value(b.sheet, r, c) for r in range(b.row, b.row + b.nrows)
                 for c in range(b.col, b.col + b.ncols))  # fmt: skip
-    assert total == wine.n
+    assert total == few_wine.n
     assert "Summary Test Accuracy" not in run.program.summary
 
 

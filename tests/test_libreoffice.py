@@ -3,17 +3,16 @@
 import pytest
 
 from conftest import LAYOUT_CASES, SMALL_EPOCHS
-from xlnet.layout import TRAIN
+from xlnet.layout import LR_NAME, TRAIN
 from xlnet.libreoffice import recalculate
 from xlnet.run import Run
 from xlnet.verification import FD_CHECK, verify
 from xlnet.xlsxio import read_book, read_cached
-from xlsx_edit import set_all_cached, set_formula
+from xlsx_edit import edit_book, set_all_cached, set_formula, setting_cell
 
 pytestmark = pytest.mark.libreoffice
 
 
-@pytest.mark.smoke
 @pytest.mark.parametrize(("model", "output", "layout"), LAYOUT_CASES)
 def test_libreoffice_agrees_with_numpy(need_soffice, small_books, model, output, layout):
     report = verify(small_books[(model, output, layout)], engine="libreoffice")
@@ -59,15 +58,8 @@ def test_file_saved_by_libreoffice_with_new_learning_rate_verifies(
     need_soffice, small_books, tmp_path
 ):
     """A user changes learning_rate and saves in LibreOffice: the file still verifies."""
-    import openpyxl
-
-    from xlnet.layout import LR_NAME, setting_block
-
     edited = tmp_path / "edited.xlsx"
-    wb = openpyxl.load_workbook(small_books[("logreg", "sigmoid")])
-    b = setting_block(LR_NAME)
-    wb[b.sheet].cell(b.row + 1, b.col + 1).value = 3.5
-    wb.save(edited)
+    edit_book(small_books[("logreg", "sigmoid")], edited, {setting_cell(LR_NAME): 3.5})
     saved = recalculate(edited, tmp_path / "lo")  # opened, recalculated and saved by LibreOffice
     report = verify(saved)
     assert report.ok, report.table()

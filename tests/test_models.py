@@ -3,15 +3,14 @@ evaluator and LibreOffice, held against NumPy; NumPy's optimizers against loops 
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 
 import numpy as np
-import openpyxl
 import pytest
 
+from xlnet import a1
 from xlnet.evaluate import evaluate
-from xlnet.layout import BETA1_NAME, MOMENTUM_NAME, TRAIN, Layout, setting_block
+from xlnet.layout import BETA1_NAME, MOMENTUM_NAME, TRAIN, Layout
 from xlnet.program import build_program
 from xlnet.reference import (
     gradient_check,
@@ -26,6 +25,7 @@ from xlnet.tolerances import FD_TOLERANCE
 from xlnet.verification import FD_CHECK, verify
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book
+from xlsx_edit import edit_book, setting_cell
 
 EPOCHS = 3
 CASES = {
@@ -42,12 +42,12 @@ LIBREOFFICE_CASES = ("relu-adam-arrays", "three-layers-momentum")
 
 
 @pytest.fixture(scope="module")
-def books(tmp_path_factory, wine):
+def books(tmp_path_factory, few_wine):
     folder = tmp_path_factory.mktemp("models")
     out = {}
     for name, kw in CASES.items():
         out[name] = folder / f"{name}.xlsx"
-        build(Spec(epochs=EPOCHS, **kw), wine, out[name])
+        build(Spec(epochs=EPOCHS, **kw), few_wine, out[name])
     return out
 
 
@@ -104,12 +104,9 @@ def test_hyperparameters_are_live_input_cells(books, tmp_path, case, name, value
     """Changing the named cell recomputes the run; a formula with the value typed in (0.9)
     would leave it unchanged and fail verify, which re-trains NumPy with the file's value."""
     edited = tmp_path / "edited.xlsx"
-    shutil.copy(books[case], edited)
-    wb = openpyxl.load_workbook(edited)
-    b = setting_block(name)
-    assert wb[b.sheet].cell(b.row + 1, b.col + 1).value == 0.9
-    wb[b.sheet].cell(b.row + 1, b.col + 1).value = value
-    wb.save(edited)
+    sheet, cell = setting_cell(name)
+    assert read_book(books[case]).sheet(sheet).values[a1.parse_cell(cell)] == 0.9
+    edit_book(books[case], edited, {(sheet, cell): value})
     report = verify(edited)
     assert report.ok, report.table()
     loss = Run.from_book(read_book(edited)).layout.block("Loss", EPOCHS)
@@ -181,7 +178,7 @@ def test_a_wrong_derivative_fails_the_gradient_check(wine):
 
 
 @pytest.fixture(scope="module")
-def kink_book(wine, tmp_path_factory):
+def kink_book(few_wine, tmp_path_factory):
     """Biases of -100 kill every unit of the first layer, so the second layer's Z is exactly
     its bias, 0: relu's kink."""
     import xlnet.run as training
@@ -194,7 +191,7 @@ def kink_book(wine, tmp_path_factory):
     path = tmp_path_factory.mktemp("kink") / "kink.xlsx"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(training, "initial_params", dead_first_layer)
-        build(Spec(model="mlp", hidden=(3, 2), activation="relu", epochs=2), wine, path)
+        build(Spec(model="mlp", hidden=(3, 2), activation="relu", epochs=2), few_wine, path)
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import FLOWERS_PER_SPECIES, SPECIES
 from xlnet.cli import EXIT_OK, EXIT_USAGE, main
 from xlnet.data import load_csv
 from xlnet.evaluate import evaluate
@@ -13,34 +14,19 @@ from xlnet.run import Run
 from xlnet.verification import verify
 from xlnet.xlsxio import read_book
 
-SPECIES = ("setosa", "versicolor", "virginica")
-
-
-def _flowers(path, n_per_class=12, seed=0):
-    """An iris-like CSV: four measurements, a text class column in the middle of the header."""
-    rng = np.random.default_rng(seed)
-    lines = ["sepal length,sepal width,species,petal length,petal width (cm)"]
-    for k, name in enumerate(SPECIES):
-        for _ in range(n_per_class):
-            m = rng.normal(size=4) * 0.4 + np.array([5.0, 3.4, 1.5, 0.2]) * (1 + 0.4 * k)
-            lines.append(f"{m[0]:.2f},{m[1]:.2f},{name},{m[2]:.2f},{m[3]:.2f}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
 
 @pytest.fixture(scope="module")
-def flowers(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("own")
-    csv = _flowers(folder / "flowers.csv")
-    out = folder / "flowers.xlsx"
-    code = main(["build", "mlp", "--hidden", "4", "--data", str(csv), "--target", "species",
+def flowers_book(tmp_path_factory, flowers):
+    """The flowers built through the command line: (the CSV, the workbook)."""
+    out = tmp_path_factory.mktemp("own") / "flowers.xlsx"
+    code = main(["build", "mlp", "--hidden", "4", "--data", str(flowers), "--target", "species",
                  "--test-fraction", "0.25", "--epochs", "5", "-o", str(out)])  # fmt: skip
     assert code == EXIT_OK
-    return csv, out
+    return flowers, out
 
 
-def test_feature_names_become_headers(flowers):
-    _csv, out = flowers
+def test_feature_names_become_headers(flowers_book):
+    _csv, out = flowers_book
     run = Run.from_book(read_book(out))
     data = read_book(out).sheet(DATA).values
     raw = run.layout.block("Raw")
@@ -48,11 +34,11 @@ def test_feature_names_become_headers(flowers):
     assert names == ["sepal length", "sepal width", "petal length", "petal width (cm)"]
     assert data[(DATA_TOP - 1, 0)] == "species"
     assert run.program.dims.f == 4 and run.program.dims.k == 3
-    assert run.program.dims.n + run.program.dims.n_test == 36
+    assert run.program.dims.n + run.program.dims.n_test == len(SPECIES) * FLOWERS_PER_SPECIES
 
 
-def test_text_classes_are_coded_and_shown_by_name(flowers):
-    csv, out = flowers
+def test_text_classes_are_coded_and_shown_by_name(flowers_book):
+    csv, out = flowers_book
     dataset = load_csv(csv, "species")
     assert dataset.class_names == SPECIES and dataset.classes == (1.0, 2.0, 3.0)
     import openpyxl
@@ -63,14 +49,14 @@ def test_text_classes_are_coded_and_shown_by_name(flowers):
     assert label.number_format == f'"{SPECIES[int(label.value) - 1]}"'
 
 
-def test_formulas_agree_with_numpy(flowers):
-    report = verify(flowers[1])
+def test_formulas_agree_with_numpy(flowers_book):
+    report = verify(flowers_book[1])
     assert report.ok, report.table()
 
 
 @pytest.mark.libreoffice
-def test_libreoffice_agrees_with_numpy(need_soffice, flowers):
-    report = verify(flowers[1], engine="libreoffice")
+def test_libreoffice_agrees_with_numpy(need_soffice, flowers_book):
+    report = verify(flowers_book[1], engine="libreoffice")
     assert report.ok, report.table()
 
 
@@ -175,10 +161,10 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path):
     assert data[(DATA_TOP - 1, 1)] == "=a" and data[(DATA_TOP - 1, 3)].startswith("=HYPERLINK")
 
 
-def test_confusion_headers_show_class_names(flowers):
+def test_confusion_headers_show_class_names(flowers_book):
     import openpyxl
 
-    _csv, out = flowers
+    _csv, out = flowers_book
     run = Run.from_book(read_book(out))
     b = run.layout.block("Confusion")
     ws = openpyxl.load_workbook(out)["Summary"]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import openpyxl
 import pytest
 
+from conftest import SPECIES
 from xlnet import a1
 from xlnet.data import load_csv, load_wine
 from xlnet.evaluate import evaluate, is_error
@@ -37,9 +36,10 @@ from xlnet.spec import Spec
 from xlnet.verification import TOLERANCE
 from xlnet.workbook import build
 from xlnet.xlsxio import read_book, read_cached
-from xlsx_edit import set_formula
+from xlsx_edit import edit_book, set_formula
 
 EPOCHS = 5
+# Trained on few_wine: recomputing a training workbook costs per sample, its weights do not.
 CASES = {
     "logreg-softmax": Spec(model="logreg", output="softmax", epochs=EPOCHS),
     "mlp-relu-sigmoid": Spec(
@@ -59,28 +59,23 @@ WEIGHT_TOLERANCE = 1e-12
 
 
 @pytest.fixture(scope="module")
-def wine():
-    return load_wine()
-
-
-@pytest.fixture(scope="module")
 def samples(wine) -> np.ndarray:
     """FILLED wine samples spread over the file, which is sorted by class."""
     return wine.features[np.linspace(0, wine.n - 1, FILLED).round().astype(int)]
 
 
 @pytest.fixture(scope="module")
-def trained(wine):
-    return {name: scorer_from_training(spec, wine) for name, spec in CASES.items()}
+def trained(few_wine):
+    return {name: scorer_from_training(spec, few_wine) for name, spec in CASES.items()}
 
 
 @pytest.fixture(scope="module")
-def books(tmp_path_factory, wine) -> dict[str, Path]:
+def books(tmp_path_factory, few_wine) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("training")
     out = {}
     for name, spec in CASES.items():
         out[name] = folder / f"{name}.xlsx"
-        build(spec, wine, out[name])
+        build(spec, few_wine, out[name])
     return out
 
 
@@ -112,16 +107,6 @@ def independent(scorer, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, np.asarray(scorer.classes)[a.argmax(axis=1)]
 
 
-def edit_cell(src: Path, dst: Path, sheet: str, cell: str, value) -> None:
-    """Copy `src` to `dst` with one cell's entered value changed, as a user would."""
-    shutil.copyfile(src, dst)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = openpyxl.load_workbook(dst)
-        wb[sheet][cell].value = value
-        wb.save(dst)
-
-
 def score_cells(path: Path) -> list[tuple[int, int, object]]:
     """Recompute a filled scorer copy: every formula cell of its Score sheet, with its value."""
     result = evaluate(read_book(path))
@@ -133,8 +118,8 @@ def score_cells(path: Path) -> list[tuple[int, int, object]]:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_from_training_keeps_the_last_epochs_weights(wine, trained, name):
-    spec = CASES[name]
+def test_from_training_keeps_the_last_epochs_weights(few_wine, trained, name):
+    spec, wine = CASES[name], few_wine
     run = Run.from_spec(spec, wine)
     scorer = trained[name]
     assert set(scorer.weights) == set(run.program.params)
@@ -172,13 +157,13 @@ def test_from_workbook_recomputes_numpys_weights(books, trained, name):
     assert book_scorer.class_names is None
 
 
-def test_from_workbook_ignores_cached_values(books, wine, tmp_path):
+def test_from_workbook_ignores_cached_values(books, few_wine, tmp_path):
     """A learning rate changed in the file (cached values now stale) gives other weights."""
     src = books["logreg-softmax"]
     changed = tmp_path / "lr.xlsx"
     cell = a1.cell(*_setting_cell(src, "learning_rate"))
-    edit_cell(src, changed, "Settings", cell, 0.01)
-    slow = scorer_from_training(dataclasses.replace(CASES["logreg-softmax"], lr=0.01), wine)
+    edit_book(src, changed, {("Settings", cell): 0.01})
+    slow = scorer_from_training(dataclasses.replace(CASES["logreg-softmax"], lr=0.01), few_wine)
     got = scorer_from_workbook(changed)
     assert np.abs(got.weights["W1"] - slow.weights["W1"]).max() <= WEIGHT_TOLERANCE
     assert not np.allclose(got.weights["W1"], scorer_from_workbook(src).weights["W1"])
@@ -232,11 +217,7 @@ def test_blank_and_half_typed_rows_show_nothing(scorer_files, samples, tmp_path)
     raw[1, 2] = np.nan
     filled = tmp_path / "filled.xlsx"
     fill_inputs(src, filled, raw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb = openpyxl.load_workbook(filled)
-        wb[SCORE].cell(row=SCORE_TOP + 3 + 1, column=1).value = "n/a"  # row 3: text typed
-        wb.save(filled)
+    edit_book(filled, filled, {(SCORE, f"A{SCORE_TOP + 3 + 1}"): "n/a"})  # row 3: text typed
     cells = score_cells(filled)
     assert cells and not [v for _, _, v in cells if is_error(v)]
     by_row: dict[int, list] = {}
@@ -270,7 +251,7 @@ def test_corrupted_weight_fails_the_check(scorer_files, trained, samples, tmp_pa
     w1 = layout_for(scorer, ROWS).block("W1")
     cell = a1.cell(w1.row + 2, w1.col + 1)
     bad = tmp_path / "bad-weight.xlsx"
-    edit_cell(scorer_files[name], bad, MODEL, cell, float(scorer.weights["W1"][2, 1]) + 0.5)
+    edit_book(scorer_files[name], bad, {(MODEL, cell): float(scorer.weights["W1"][2, 1]) + 0.5})
     report = check_scorer(bad, samples, scorer)
     assert not report.ok
     first = report.mismatches[0]
@@ -346,24 +327,8 @@ def test_default_leaves_the_input_area_blank(trained, tmp_path):
 # --- text classes -------------------------------------------------------------------------
 
 
-SPECIES = ("setosa", "versicolor", "virginica")
-
-
-@pytest.fixture(scope="module")
-def flowers(tmp_path_factory):
-    rng = np.random.default_rng(3)
-    path = tmp_path_factory.mktemp("csv") / "flowers.csv"
-    with path.open("w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["petal length", "petal width", "species", "sepal"])
-        for i in range(60):
-            k = (2, 0, 1)[i % 3]  # not in sorted order in the file
-            out.writerow([f"{k * 2 + rng.normal(0, 0.4):.3f}", f"{k + rng.normal(0, 0.3):.3f}",
-                          SPECIES[k], f"{rng.normal(5, 1):.3f}"])  # fmt: skip
-    return load_csv(path, "species")
-
-
 def test_text_classes_show_their_names(flowers, tmp_path):
+    flowers = load_csv(flowers, "species")
     spec = Spec(model="logreg", epochs=30)
     scorer = scorer_from_training(spec, flowers)
     assert scorer.class_names == SPECIES
@@ -392,7 +357,7 @@ def test_broken_initial_weight_is_one_line(books, tmp_path):
     block = Run.from_book(read_book(src)).layout.block("New W1", 0)
     cell = a1.cell(block.row + 1, block.col + 2)
     bad = tmp_path / "broken-init.xlsx"
-    edit_cell(src, bad, INIT, cell, "#VALUE!")
+    edit_book(src, bad, {(INIT, cell): "#VALUE!"})
     with pytest.raises(ScorerError) as exc:
         scorer_from_workbook(bad)
     message = str(exc.value)

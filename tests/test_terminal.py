@@ -25,11 +25,6 @@ SIGNAL_AFTER_S = 1.5
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-def xlnet(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "xlnet", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, check=False)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
     """A 20-epoch logistic regressor: its verify report has 20 epochs of blocks."""
@@ -41,8 +36,8 @@ def book(tmp_path_factory) -> Path:
 # --- verify: the verdict first, a summary, the table with --details -----------------------
 
 
-def test_verify_prints_the_verdict_first_and_a_short_summary(book):
-    result = xlnet("verify", str(book))
+def test_verify_prints_the_verdict_first_and_a_short_summary(cli, book):
+    result = cli("verify", book)
     assert result.returncode == EXIT_OK, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("OK: ") and "checks passed" in lines[0]
@@ -53,8 +48,8 @@ def test_verify_prints_the_verdict_first_and_a_short_summary(book):
     assert "max rel err" not in text  # no block table by default
 
 
-def test_verify_details_adds_every_block(book):
-    result = xlnet("verify", str(book), "--details")
+def test_verify_details_adds_every_block(cli, book):
+    result = cli("verify", book, "--details")
     assert result.returncode == EXIT_OK
     lines = result.stdout.splitlines()
     assert lines[0].startswith("OK: ")
@@ -63,15 +58,15 @@ def test_verify_details_adds_every_block(book):
     assert len(rows) == 1 and rows[0].endswith("ok")
 
 
-def test_verify_json_is_unchanged(book):
-    doc = json.loads(xlnet("verify", str(book), "--json").stdout)
+def test_verify_json_is_unchanged(cli, book):
+    doc = json.loads(cli("verify", book, "--json").stdout)
     assert set(doc) == {"file", "engine", "tolerance", "ok", "formula_cells",
                         "unchecked_formulas", "unchecked_cells", "volatile_cells", "error_cells",
                         "blocks", "failures", "drift_blocks"}  # fmt: skip
     assert doc["ok"] and len(doc["blocks"]) > 20
 
 
-def test_verify_failure_in_the_summary(book, tmp_path):
+def test_verify_failure_in_the_summary(cli, book, tmp_path):
     from xlnet.layout import TRAIN
     from xlnet.xlsxio import read_book
     from xlsx_edit import set_formula
@@ -79,7 +74,7 @@ def test_verify_failure_in_the_summary(book, tmp_path):
     cell = Run.from_book(read_book(book)).layout.block("db1", 1).ref(0, 1, TRAIN)
     bad = tmp_path / "bad.xlsx"
     set_formula(book, bad, TRAIN, cell, lambda old: old.replace("/n_samples", ""))
-    result = xlnet("verify", str(bad))
+    result = cli("verify", bad)
     assert result.returncode == EXIT_DIFFERS
     lines = result.stdout.splitlines()
     assert lines[0].startswith("FAILED: ")
@@ -175,8 +170,8 @@ def test_progress_bar_on_a_terminal_counts_formula_cells(book, tmp_path, args):
     assert done == total  # it counts to the end
 
 
-def test_no_progress_off_a_terminal_or_with_json(book, tmp_path):
-    result = xlnet("build", "mlp", "--epochs", "2", "-o", str(tmp_path / "b.xlsx"))
+def test_no_progress_off_a_terminal_or_with_json(cli, book, tmp_path):
+    result = cli("build", "mlp", "--epochs", "2", "-o", tmp_path / "b.xlsx")
     assert result.returncode == EXIT_OK and result.stderr == ""
     code, out, shown = _with_terminal_stderr(["verify", str(book), "--json"], tmp_path)
     assert code == EXIT_OK and shown == ""
@@ -298,9 +293,9 @@ def test_hidden_with_x_means_layers_in_every_command(tmp_path, capsys):
 RISING = ["--lr", "50", "--activation", "relu", "--epochs", "20"]  # loss 1.79 -> 675
 
 
-def test_build_warns_when_the_loss_rose(tmp_path):
+def test_build_warns_when_the_loss_rose(cli, tmp_path):
     out = tmp_path / "x.xlsx"
-    result = xlnet("build", "mlp", *RISING, "-o", str(out))
+    result = cli("build", "mlp", *RISING, "-o", out)
     assert result.returncode == EXIT_OK and out.exists()
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("xlnet build: warning: "), result.stderr
@@ -386,9 +381,11 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(mount)], capture_output=True, check=False)
 
 
-def test_build_into_a_full_filesystem(small_disk):
+def test_build_into_a_full_filesystem(cli, small_disk):
     out = small_disk / "net.xlsx"
-    result = xlnet("build", "mlp", "-o", str(out), cwd=small_disk)
+    # In a process of its own: XlsxWriter leaves a part's file open when the disk is full, a
+    # ResourceWarning that pytest would pin on a later test.
+    result = cli("build", "mlp", "-o", out, cwd=small_disk, process=True)
     assert result.returncode == EXIT_USAGE, result.stdout
     assert result.stderr == f"xlnet: {out}: No space left on device\n", result.stderr
     assert list(small_disk.iterdir()) == []
@@ -400,8 +397,15 @@ def test_a_signal_mid_build_leaves_nothing(tmp_path, sig):
     and no temporary file or XlsxWriter part left in the folder."""
     args = ["build", "mlp", "--epochs", "1000", "--layout", "arrays", "--hidden", "8", "-o",
             str(tmp_path / "long.xlsx")]  # fmt: skip
+
+    # As from a shell's foreground: a background job (`pytest &`) starts with SIGINT ignored,
+    # which the child would inherit, and then run the whole build.
+    def foreground() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "xlnet", *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=foreground)  # fmt: skip
     deadline = time.monotonic() + 60
     while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)  # until the writing has begun: its temporary file is there

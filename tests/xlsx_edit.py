@@ -1,13 +1,42 @@
-"""Test helper: change a cell's formula or cached value inside an .xlsx, byte-level."""
+"""Test helper: copies of an .xlsx with cells changed, as a user would (openpyxl) or at the
+byte level (a formula, a cached value, parts a spreadsheet program reads differently)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
+import openpyxl
 from openpyxl.utils import get_column_letter, range_boundaries
+
+from xlnet import a1
+from xlnet.layout import setting_block
+
+# What edit_book does to the workbook: a function of it, or {(sheet, cell): value}.
+Edit = Callable[[openpyxl.Workbook], object] | dict[tuple[str, str], object]
+
+
+def edit_book(src: Path, dst: Path, edit: Edit) -> Path:
+    """Copy `src` to `dst` the way a person editing it in a spreadsheet would: loaded and saved
+    by openpyxl, with `edit` in between. A dict sets each (sheet, "B3") to its value: None
+    empties the cell, a text starting with "=" is a formula. `dst` may be `src`."""
+    wb = openpyxl.load_workbook(src)
+    if callable(edit):
+        edit(wb)
+    else:
+        for (sheet, cell), value in edit.items():
+            wb[sheet][cell] = value
+    wb.save(dst)
+    return Path(dst)
+
+
+def setting_cell(key: str) -> tuple[str, str]:
+    """(sheet, cell) of the Settings value `key` (as edit_book takes it)."""
+    b = setting_block(key)
+    return b.sheet, a1.cell(b.row, b.col)
 
 
 def sheet_part(path: Path, sheet: str) -> str:
