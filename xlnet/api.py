@@ -20,6 +20,7 @@ from .spec import (
     DEFAULT_ACTIVATION,
     DEFAULT_BETA1,
     DEFAULT_BETA2,
+    DEFAULT_ENGINE,
     DEFAULT_EPOCHS,
     DEFAULT_EPSILON,
     DEFAULT_EXERCISE_EPOCHS,
@@ -160,7 +161,7 @@ def build(
 def verify(
     path: str | Path,
     *,
-    engine: str = "formulas",
+    engine: str = DEFAULT_ENGINE,
     progress: Progress | None = None,
     tick: Callable[[float], None] | None = None,
 ) -> Report:

@@ -9,13 +9,18 @@ from collections.abc import Callable
 
 from .spec import (
     ACTIVATIONS,
+    DEFAULT_ACTIVATION,
     DEFAULT_BETA1,
     DEFAULT_BETA2,
     DEFAULT_EPSILON,
     DEFAULT_HIDDEN,
+    DEFAULT_LAYOUT,
     DEFAULT_LR,
     DEFAULT_MOMENTUM,
+    DEFAULT_OPTIMIZER,
+    DEFAULT_OUTPUT,
     DEFAULT_SEED,
+    DEFAULT_TEST_FRACTION,
     LAYOUTS,
     MAX_HIDDEN,
     MAX_LAYERS,
@@ -96,19 +101,19 @@ def model_options(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument(
         "--output",
         choices=OUTPUTS,
-        default="softmax",
+        default=DEFAULT_OUTPUT,
         help="softmax + cross-entropy (default) or sigmoid per class + binary CE",
     )
     p.add_argument(
         "--layout",
         choices=LAYOUTS,
-        default="cells",
+        default=DEFAULT_LAYOUT,
         help="cells: one formula per scalar (default); arrays: one legacy array formula per block",
     )
     p.add_argument(
         "--activation",
         choices=ACTIVATIONS,
-        default="tanh",
+        default=DEFAULT_ACTIVATION,
         help="activation of mlp's hidden layers (default tanh, as in the book); relu's "
         "derivative at 0 is 0",
     )
@@ -136,7 +141,7 @@ def training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
-        default="sgd",
+        default=DEFAULT_OPTIMIZER,
         help="sgd (default, as in the book), momentum (velocity V per epoch) or adam "
         "(moments M, S and beta^t per epoch, bias-corrected)",
     )
@@ -167,7 +172,7 @@ def training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--test-fraction",
         type=number_in("test_fraction"),
-        default=0.0,
+        default=DEFAULT_TEST_FRACTION,
         metavar="F",
         help="hold out this share of each class (seeded, stratified) on a Test sheet; the "
         "summary shows test accuracy per epoch and the confusion matrix is on held-out "

@@ -16,11 +16,14 @@ from .cliexamples import (
 from .clioptions import hidden_grid, int_in, lr_grid, model_options, training_options
 from .exercises import VARY_LR
 from .spec import (
+    DEFAULT_ENGINE,
     DEFAULT_EPOCHS,
+    DEFAULT_EXERCISE_EPOCHS,
     DEFAULT_GIVEN,
     DEFAULT_HIDDEN,
     DEFAULT_LR,
     DEFAULT_SCORER_ROWS,
+    ENGINES,
     MAX_EPOCHS,
     MAX_SCORER_ROWS,
     MODELS,
@@ -79,7 +82,7 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.add_argument("--details", action="store_true",
                    help="after the summary, a row for every block of every epoch")  # fmt: skip
-    v.add_argument("--engine", choices=("formulas", "libreoffice"), default="formulas",
+    v.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
                    help="formulas: pure-Python evaluator (default); libreoffice: headless "
                    "LibreOffice recalculation")  # fmt: skip
     x = sub.add_parser(
@@ -110,8 +113,8 @@ def make_parser() -> argparse.ArgumentParser:
     x.add_argument(
         "--epochs",
         type=int_in(1, MAX_EPOCHS),
-        default=1,
-        help="epochs to fill (default 1, as in the book's sheet)",
+        default=DEFAULT_EXERCISE_EPOCHS,
+        help=f"epochs to fill (default {DEFAULT_EXERCISE_EPOCHS}, as in the book's sheet)",
     )
     model_options(x)
     x.add_argument(

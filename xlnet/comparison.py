@@ -18,6 +18,7 @@ from .reference import Key, train
 from .result import FormulaCells
 from .run import Run
 from .scalars import Env
+from .spec import DEFAULT_ENGINE
 from .tolerances import CHAOS, LOCAL_TOLERANCE, TOLERANCE
 
 # LibreOffice's files keep 15 significant digits, so the values a local check reads from them
@@ -46,7 +47,7 @@ def compare(
     result: Result,
     expected: dict[Key, np.ndarray],
     tolerance: float = TOLERANCE,
-    engine: str = "formulas",
+    engine: str = DEFAULT_ENGINE,
 ) -> list[BlockCheck]:
     """Each block against the NumPy trajectory and, locally, against its own step applied to
     the engine's values of the blocks it reads.

@@ -12,6 +12,7 @@ OUTPUTS = ("softmax", "sigmoid")
 LAYOUTS = ("cells", "arrays")
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
 OPTIMIZERS = ("sgd", "momentum", "adam")
+ENGINES = ("formulas", "libreoffice")  # what verify and the checks recompute a workbook with
 
 DEFAULT_EPOCHS = 20  # the book trains its logistic regressor for 20 epochs
 DEFAULT_LR = 1.0  # the book's learning rate
@@ -22,6 +23,7 @@ DEFAULT_ACTIVATION = "tanh"
 DEFAULT_LAYOUT = "cells"
 DEFAULT_OPTIMIZER = "sgd"
 DEFAULT_TEST_FRACTION = 0.0
+DEFAULT_ENGINE = "formulas"
 DEFAULT_EXERCISE_EPOCHS = 1  # the book's sheet fills one epoch
 DEFAULT_GIVEN = ("params",)  # the book's exercise: everything but the weight copies to do
 DEFAULT_SCORER_ROWS = 100  # input rows of a scorer's Score sheet

@@ -12,10 +12,9 @@ from .comparison import Cells, blocks_to_check, chaos_epoch, compare_cells
 from .evaluate import EvalError, Result, evaluate, from_cached
 from .reference import gradient_check, train
 from .run import Run
+from .spec import DEFAULT_ENGINE, ENGINES
 from .tolerances import FD_TOLERANCE, TOLERANCE
 from .xlsxio import Book, read_book, read_cached
-
-ENGINES = ("formulas", "libreoffice")
 
 
 def reference_self_check(run: Run) -> BlockCheck:
@@ -31,7 +30,7 @@ def reference_self_check(run: Run) -> BlockCheck:
 def recompute(
     book: Book,
     path: str | Path,
-    engine: str = "formulas",
+    engine: str = DEFAULT_ENGINE,
     progress: Callable[[int, int], None] | None = None,
     tick: Callable[[float], None] | None = None,
 ) -> Result:
@@ -54,7 +53,7 @@ def recompute(
 
 def verify(
     path: str | Path,
-    engine: str = "formulas",
+    engine: str = DEFAULT_ENGINE,
     tolerance: float = TOLERANCE,
     progress: Callable[[int, int], None] | None = None,
     tick: Callable[[float], None] | None = None,

@@ -11,8 +11,9 @@ import numpy as np
 
 from .. import a1
 from ..evaluate import EMPTY, EvalError, Result
+from ..spec import DEFAULT_ENGINE, ENGINES
 from ..tolerances import SCORER_TOLERANCE, scale
-from ..verification import ENGINES, recompute
+from ..verification import recompute
 from ..words import quantity
 from ..xlsxedit import edited_copy
 from ..xlsxio import read_book
@@ -110,7 +111,7 @@ def check_scorer(
     path: str | Path,
     raw: np.ndarray,
     scorer: Scorer | None = None,
-    engine: str = "formulas",
+    engine: str = DEFAULT_ENGINE,
 ) -> ScorerCheck:
     """Fill a copy of scorer `path` with `raw`, recompute it with `engine` and compare every
     block with NumPy's forward pass of `scorer` (default: the model the file's Model sheet
