@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 def _exercise_lines(w: SheetWriter, program: Program, layout: Layout) -> list[tuple[str, object]]:
     blanks = w.blanks
+    if not blanks.exercise:
+        return []
     who = f" for {blanks.student}" if blanks.student else ""
     lines: list[tuple[str, object]] = [
         ("head", f"Exercise{who}: fill in the blue blocks on the Train sheet"),
@@ -123,8 +125,7 @@ def write_about(
         ("", ""),
         ("head", "Blocks of each epoch, in order"),
     ]
-    if w.blanks.exercise:
-        lines[1:1] = _exercise_lines(w, program, layout)
+    lines[1:1] = _exercise_lines(w, program, layout)
     for step in program.epoch_steps:
         args = ", ".join(a.name + (" (previous epoch)" if a.prev else "") for a in step.args)
         lines.append(("", f"{step.out}: {step.op.equation}   [from {args}]"))

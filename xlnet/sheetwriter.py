@@ -40,6 +40,16 @@ class Blanks:
         """An exercise's workbook: blank blocks, and no answers in its cached values."""
         return bool(self.steps)
 
+    def cached(self, values: np.ndarray) -> np.ndarray:
+        """What a formula cell caches: NumPy's values, or zeros in an exercise (no answers)."""
+        return np.zeros_like(values) if self.exercise else values
+
+    def settings(self) -> dict[str, str]:
+        """The exercise's rows below the Settings (none for a training workbook)."""
+        if not self.exercise:
+            return {}
+        return {"given": ",".join(self.given) or "none", "student": self.student}
+
 
 NO_BLANKS = Blanks(frozenset(), ())  # a training workbook: every block a formula
 

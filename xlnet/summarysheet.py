@@ -34,7 +34,7 @@ def write_summary(
         def formula(i: int, j: int, per_epoch=per_epoch) -> str:
             return layout.block(per_epoch, i + 1).ref(0, 0, SUMMARY)
 
-        cached = values[(name, None)] * (0 if w.blanks.exercise else 1)
+        cached = w.blanks.cached(values[(name, None)])
         w.formula_block(block, formula, cached)
         series = {
             "name": per_epoch,
@@ -94,6 +94,6 @@ def _write_confusion(
     step = program.final_steps[0]
     last = program.spec.epochs
     args = [layout.block(*program.locate(a, last)) for a in step.args]
-    cached = values[("Confusion", None)] * (0 if w.blanks.exercise else 1)
+    cached = w.blanks.cached(values[("Confusion", None)])
     fmt = w.count if step.op.whole else None
     w.formula_block(block, lambda i, j: step.op.cell(i, j, SUMMARY, *args), cached, fmt)

@@ -125,13 +125,12 @@ def _write_settings(
         ws.write(b.row, 0, label)
         ws.write(b.row, 1, value[key], w.input if key in inputs_here else None)
         ws.write(b.row, 2, meaning)
-    if w.blanks.exercise:
-        extra = {"given": ",".join(w.blanks.given) or "none", "student": w.blanks.student}
-        for key, label, meaning in EXERCISE_ROWS:
-            b = layout.setting(key)
-            ws.write(b.row, 0, label)
-            ws.write_string(b.row, 1, extra[key])
-            ws.write(b.row, 2, meaning)
+    extra = w.blanks.settings()
+    for key, label, meaning in EXERCISE_ROWS if extra else ():
+        b = layout.setting(key)
+        ws.write(b.row, 0, label)
+        ws.write_string(b.row, 1, extra[key])
+        ws.write(b.row, 2, meaning)
     for name in (LR_NAME, N_NAME, *HYPER_NAMES):
         w.wb.define_name(name, "=" + layout.setting(name).a1)
     ws.freeze_panes(1, 0)
@@ -241,8 +240,8 @@ def _write_steps(w: SheetWriter, program: Program, layout: Layout, steps, epoch,
         else:
             args = [layout.block(*program.locate(a, epoch)) for a in step.args]
         value = values[(step.out, epoch)]
-        if epoch is not None and w.blanks.exercise:
-            value = np.zeros_like(value)  # no answers in an exercise's cached values
+        if epoch is not None:
+            value = w.blanks.cached(value)
         if epoch is not None and step.out in w.blanks.steps:
             ws = w.sheets[out.sheet]
             for _, _, r, c in out.cells():
