@@ -230,3 +230,26 @@ def test_readme_points_and_roster_examples_run(cli, tmp_path):
     scores = {r[1]: float(r[head.index("score")]) for r in rows}
     assert scores["Ben Okafor"] == 100 and scores["Ana Berg"] < 100
     assert scores["Chiara Rossi"] < scores["Ana Berg"]  # left blank but her initial weights
+
+
+def test_api_takes_points_and_roster(books, tmp_path):
+    import xlnet
+
+    points = _toml(tmp_path, _points(LOGREG, '[{ name = "Sample Loss", points = 5 }]'))
+    grades = xlnet.check([books["ben"], books["stranger"]], template="klaas-ch1", points=points,
+                         roster=ROSTER, jobs=1)  # fmt: skip
+    assert grades[0].points_possible == LOGREG_BLOCKS + 4 + MLP_BLOCKS
+    assert grades.unmatched == [str(books["stranger"])]
+    frame = grades.to_frame()
+    assert list(frame.columns[:4]) == ["id", "name", "email", "file"]
+    assert list(frame["id"]) == ["s02", ""]
+
+
+def test_roster_columns_named_like_the_gradebooks_own_are_prefixed(books, tmp_path):
+    import xlnet
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,score\nAna Berg,A\n", encoding="utf-8")
+    frame = xlnet.check(books["ana"], template="klaas-ch1", roster=roster, jobs=1).to_frame()
+    assert list(frame.columns[:5]) == ["roster student", "roster score", "file", "student", "score"]
+    assert frame["roster student"][0] == "Ana Berg" and frame["score"][0] < 100

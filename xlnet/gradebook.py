@@ -100,7 +100,8 @@ def report_rows(
         return head, rows
     extra = _roster_head(roster, head)
     for row, found in zip(rows, roster_rows(grades, roster), strict=True):
-        row.update(zip(extra, found or (), strict=False))
+        cells = found or ()  # a short row's missing cells, like an unmatched file's, are empty
+        row.update({h: cells[k] if k < len(cells) else "" for k, h in enumerate(extra)})
     return [*extra, *head], rows
 
 
