@@ -292,7 +292,7 @@ def check(
     `report=` also writes it as a CSV."""
     from .exercises import load_roster, parse_given
     from .gradebook import grade_files, write_report
-    from .points import apply_points, check_points, read_points, template_blocks
+    from .points import apply_points, read_points
     from .template import load_template
 
     paths = [Path(files)] if isinstance(files, str | Path) else [Path(f) for f in files]
@@ -300,16 +300,11 @@ def check(
     groups = None
     if given is not None:
         groups = parse_given(given if isinstance(given, str) else ",".join(given))
-    weights = read_points(points) if points is not None else None
-    if weights is not None and tmpl is not None:
-        check_points(weights, template_blocks(tmpl), points)
+    weights = read_points(points, tmpl) if points is not None else None
     people = load_roster(roster) if roster is not None else None
     grades = Grades(grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups))
     if weights is not None:
-        graded = {(s.sheet, b.block) for g in grades for s in g.sheets for b in s.blocks}
-        if tmpl is None and graded:
-            check_points(weights, graded, points)
-        apply_points(list(grades), weights)
+        apply_points(list(grades), weights, points)
     grades.roster = people
     if report is not None:
         write_report(list(grades), Path(report), people)

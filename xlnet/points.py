@@ -16,9 +16,10 @@ class PointsError(XlnetError, ValueError):
     """A points file that cannot be used: bad TOML, an unknown or repeated block, bad points."""
 
 
-def read_points(path: str | Path) -> Points:
+def read_points(path: str | Path, template: Template | None = None) -> Points:
     """`[[sheet]] name = "..."` with `blocks = [{name = "...", points = N}, ...]`, the shape of a
-    template's sheets (block names repeat across sheets)."""
+    template's sheets (block names repeat across sheets); checked against `template`'s graded
+    blocks when given, before any file is graded."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -43,15 +44,17 @@ def read_points(path: str | Path) -> Points:
                 out[key] = valid_points(b.get("points"), where)
             except TemplateError as exc:
                 raise PointsError(str(exc)) from None
+    if template is not None:
+        _check(out, _template_blocks(template), path)
     return out
 
 
-def template_blocks(template: Template) -> set[tuple[str, str]]:
+def _template_blocks(template: Template) -> set[tuple[str, str]]:
     """The (sheet, block) pairs a template grades: every block but the given ones."""
     return {(s.name, b.block_name) for s in template.sheets for b in s.blocks if b.kind != "input"}
 
 
-def check_points(points: Points, known: set[tuple[str, str]], path: str | Path) -> None:
+def _check(points: Points, known: set[tuple[str, str]], path: str | Path) -> None:
     """Refuse the first entry naming a block that is not graded."""
     for sheet, block in points:
         if (sheet, block) not in known:
@@ -60,8 +63,12 @@ def check_points(points: Points, known: set[tuple[str, str]], path: str | Path) 
             raise PointsError(f"{path}: sheet {sheet!r} block {block!r} is not graded ({have})")
 
 
-def apply_points(grades: list[FileGrade], points: Points) -> None:
-    """Give each graded block its points (every epoch of a block in an xlnet exercise)."""
+def apply_points(grades: list[FileGrade], points: Points, path: str | Path) -> None:
+    """Give each graded block its points (every epoch of a block in an xlnet exercise), once
+    every entry is found to name a graded block (without a template, what the files hold)."""
+    graded = {(s.sheet, b.block) for g in grades for s in g.sheets for b in s.blocks}
+    if graded:
+        _check(points, graded, path)
     for g in grades:
         for s in g.sheets:
             for b in s.blocks:
