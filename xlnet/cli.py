@@ -151,9 +151,10 @@ def _check(args: argparse.Namespace) -> int:
                        report=report, progress=progress, points=args.points,
                        roster=args.roster)  # fmt: skip
     if grades.unmatched:
-        print(f"xlnet check: warning: {quantity(len(grades.unmatched), 'file')} match no student "
-              f"of {args.roster}, their roster columns left empty: {', '.join(grades.unmatched)}",
-              file=sys.stderr)  # fmt: skip
+        n = len(grades.unmatched)
+        print(f"xlnet check: warning: {quantity(n, 'file')} {'matches' if n == 1 else 'match'} "
+              f"no student of {args.roster}, roster columns left empty: "
+              f"{', '.join(grades.unmatched)}", file=sys.stderr)  # fmt: skip
     if args.json:
         docs = [g.to_json() for g in grades]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
