@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from .checkreport import Report
     from .data import Dataset
-    from .exercises import Variant
+    from .exercises import Roster, Variant
     from .scorer import ScorerResult
     from .sweeps import SweepResult
     from .template import Template
@@ -242,7 +242,20 @@ def exercise(
 
 
 class Grades(list):
-    """The grades of several files, in the order given (a list of FileGrade)."""
+    """The grades of several files, in the order given (a list of FileGrade); with a roster,
+    the gradebook leads with its columns."""
+
+    roster: Roster | None = None
+
+    @property
+    def unmatched(self) -> list[str]:
+        """The files whose name matches no student of the roster."""
+        from .gradebook import roster_rows
+
+        if self.roster is None:
+            return []
+        rows = roster_rows(list(self), self.roster)
+        return [g.file for g, r in zip(self, rows, strict=True) if r is None]
 
     @property
     def ok(self) -> bool:
@@ -256,7 +269,7 @@ class Grades(list):
 
         from .gradebook import report_rows
 
-        columns, rows = report_rows(list(self))
+        columns, rows = report_rows(list(self), self.roster)
         return pd.DataFrame(rows, columns=columns)
 
 
@@ -269,12 +282,17 @@ def check(
     jobs: int | None = None,
     report: str | Path | None = None,
     progress: Progress | None = None,
+    points: str | Path | None = None,
+    roster: str | Path | None = None,
 ) -> Grades:
     """Grade filled-in workbooks (`xlnet check`): exercises written by xlnet, or files that
     follow `template=` (e.g. "klaas-ch1"). Each block is judged on the student's own upstream
-    blocks. `grades.to_frame()` is the gradebook; `report=` also writes it as a CSV."""
-    from .exercises import parse_given
+    blocks. `points=` a TOML file weighting blocks (sheet, block, points); `roster=` the
+    students' CSV whose columns lead the gradebook. `grades.to_frame()` is the gradebook;
+    `report=` also writes it as a CSV."""
+    from .exercises import load_roster, parse_given
     from .gradebook import grade_files, write_report
+    from .points import apply_points, read_points
     from .template import load_template
 
     paths = [Path(files)] if isinstance(files, str | Path) else [Path(f) for f in files]
@@ -282,9 +300,14 @@ def check(
     groups = None
     if given is not None:
         groups = parse_given(given if isinstance(given, str) else ",".join(given))
+    weights = read_points(points, tmpl) if points is not None else None
+    people = load_roster(roster) if roster is not None else None
     grades = Grades(grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups))
+    if weights is not None:
+        apply_points(list(grades), weights, points)
+    grades.roster = people
     if report is not None:
-        write_report(list(grades), Path(report))
+        write_report(list(grades), Path(report), people)
     return grades
 
 

@@ -148,7 +148,13 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError(f"xlnet check: report {str(report)!r} is also a submission")
     progress = progress_bar("files", enabled=not args.json)
     grades = api.check(files, template=args.template, given=args.given, jobs=args.jobs,
-                       report=report, progress=progress)  # fmt: skip
+                       report=report, progress=progress, points=args.points,
+                       roster=args.roster)  # fmt: skip
+    if grades.unmatched:
+        n = len(grades.unmatched)
+        print(f"xlnet check: warning: {quantity(n, 'file')} {'matches' if n == 1 else 'match'} "
+              f"no student of {args.roster}, roster columns left empty: "
+              f"{', '.join(grades.unmatched)}", file=sys.stderr)  # fmt: skip
     if args.json:
         docs = [g.to_json() for g in grades]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))

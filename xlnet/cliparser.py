@@ -160,6 +160,18 @@ def make_parser() -> argparse.ArgumentParser:
         help="write a gradebook: one row per file, one column per block, the score",
     )
     c.add_argument(
+        "--points",
+        metavar="TOML",
+        help="points per block ([[sheet]] name, blocks = [{name, points}]), overriding the "
+        "template's; the score is the share of points (default: a point per block)",
+    )
+    c.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="the students' CSV (as for xlnet exercise --roster): its columns lead the "
+        "gradebook, matched to the files by name",
+    )
+    c.add_argument(
         "--jobs",
         type=int_in(1, 256),
         default=None,

@@ -76,8 +76,23 @@ def student_lr(seed: int) -> float:
     return round(float(np.exp(u)), 2)
 
 
-def read_roster(path: str | Path) -> list[str]:
-    """Student names or ids: the column named student, name or id, else the first column."""
+@dataclass(frozen=True)
+class Roster:
+    """A roster as read: its header (empty when it has none), its rows, and the column that
+    names the students."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    col: int
+
+    @property
+    def names(self) -> list[str]:
+        return [r[self.col].strip() if self.col < len(r) else "" for r in self.rows]
+
+
+def load_roster(path: str | Path) -> Roster:
+    """The roster's rows, each naming a student (in the column named student, name or id,
+    else the first), no two the same."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -90,11 +105,12 @@ def read_roster(path: str | Path) -> list[str]:
         raise ExerciseError(f"{path}: the roster is empty")
     head = [c.strip().lower() for c in rows[0]]
     col = next((head.index(k) for k in ("student", "name", "id") if k in head), None)
+    header = tuple(c.strip() for c in rows[0]) if col is not None else ()
     body = rows[1:] if col is not None else rows
-    col = col or 0
-    names = [r[col].strip() if col < len(r) else "" for r in body]
+    roster = Roster(header, tuple(tuple(r) for r in body), col or 0)
+    names = roster.names
     if any(not n for n in names):
-        line = names.index("") + (2 if body is not rows else 1)
+        line = names.index("") + (2 if header else 1)
         raise ExerciseError(f"{path}: line {line} has no student name")
     if not names:
         raise ExerciseError(f"{path}: the roster lists no students")
@@ -105,7 +121,12 @@ def read_roster(path: str | Path) -> list[str]:
         if n.lower() in seen:
             raise ExerciseError(f"{path}: student {n!r} is listed twice")
         seen.add(n.lower())
-    return names
+    return roster
+
+
+def read_roster(path: str | Path) -> list[str]:
+    """Student names or ids: the column named student, name or id, else the first column."""
+    return load_roster(path).names
 
 
 def make_folder(folder: Path) -> None:

@@ -84,6 +84,7 @@ def _grade_sheet(task: Task, cells: Entered, work: WorkingCopy) -> SheetGrade:
             with np.errstate(all="ignore"):  # students' values can be anything
                 judged = judge_formula(spec, forms, env, values, cells, work)
         values[key] = judged.values
+        judged.grade.points = spec.points
         if len(spec.forms) > 1:
             chosen[frozenset(lbl for lbl, _ in spec.forms)] = judged.form
         out.blocks.append(judged.grade)

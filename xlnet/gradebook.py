@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from .exercises import Roster, file_stem
 from .grade import grade_file
 from .outfile import atomic_write
 from .template import Template
@@ -63,8 +64,23 @@ def _column(sheet: str, block: str, epoch: int | None, sheets: int) -> str:
     return name if sheets <= 1 else f"{sheet}: {name}"
 
 
-def report_rows(grades: list[FileGrade]) -> tuple[list[str], list[dict]]:
-    """The gradebook's columns and rows: file, student, score, one verdict per block (the
+def roster_rows(grades: list[FileGrade], roster: Roster) -> list[tuple[str, ...] | None]:
+    """Each file's roster row: the student whose file name (`xlnet exercise --roster`'s
+    file_stem, case aside) is the file's stem; None for a file no student matches."""
+    by_stem = {file_stem(n).lower(): r for n, r in zip(roster.names, roster.rows, strict=True)}
+    return [by_stem.get(Path(g.file).stem.lower()) for g in grades]
+
+
+def _roster_head(roster: Roster, own: list[str]) -> list[str]:
+    head = list(roster.header) or ["name"]
+    return [f"roster {h}" if h in own else h for h in head]
+
+
+def report_rows(
+    grades: list[FileGrade], roster: Roster | None = None
+) -> tuple[list[str], list[dict]]:
+    """The gradebook's columns and rows: the roster's columns first (with `roster`, so that an
+    LMS finds its student columns), file, student, score, one verdict per block (the
     blocks of every file, in the order first seen), and the error of a file not graded."""
     sheets = max((len(g.sheets) for g in grades), default=0)
     columns: list[str] = []
@@ -79,13 +95,20 @@ def report_rows(grades: list[FileGrade]) -> tuple[list[str], list[dict]]:
                     columns.append(col)
                 row[col] = b.verdict
         rows.append(row)
-    return ["file", "student", "score", *columns, "error"], rows
+    head = ["file", "student", "score", *columns, "error"]
+    if roster is None:
+        return head, rows
+    extra = _roster_head(roster, head)
+    for row, found in zip(rows, roster_rows(grades, roster), strict=True):
+        cells = found or ()  # a short row's missing cells, like an unmatched file's, are empty
+        row.update({h: cells[k] if k < len(cells) else "" for k, h in enumerate(extra)})
+    return [*extra, *head], rows
 
 
-def report_csv(grades: list[FileGrade]) -> str:
+def report_csv(grades: list[FileGrade], roster: Roster | None = None) -> str:
     """The gradebook as CSV: one row per file (report_rows), its text escaped so that a
     spreadsheet opening it runs nothing."""
-    head, rows = report_rows(grades)
+    head, rows = report_rows(grades, roster)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=head, restval="", lineterminator="\n")
     w.writeheader()
@@ -94,7 +117,7 @@ def report_csv(grades: list[FileGrade]) -> str:
     return buf.getvalue()
 
 
-def write_report(grades: list[FileGrade], path: Path) -> None:
+def write_report(grades: list[FileGrade], path: Path, roster: Roster | None = None) -> None:
     """Write the gradebook atomically: a temporary file beside it, renamed into place."""
-    text = report_csv(grades)
+    text = report_csv(grades, roster)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

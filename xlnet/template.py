@@ -34,6 +34,7 @@ class BlockSpec:
     args: tuple[str, ...] = ()
     values: tuple[tuple[float, ...], ...] | None = None  # a constant input (class values)
     epoch: int | None = None  # in a training workbook: the epoch; `name` is then "Z1@3"
+    points: float = 1.0  # the block's weight in the score
 
     @property
     def block_name(self) -> str:
@@ -140,4 +141,12 @@ def _block(b: dict, sheet: str) -> BlockSpec:
         forms = tuple((label, parse_range(r, sheet)) for label, r in b["forms"].items())
     else:
         forms = (("", parse_range(b["range"], sheet)),)
-    return BlockSpec(name, kind, forms, check, tuple(b.get("args", ())))
+    return BlockSpec(name, kind, forms, check, tuple(b.get("args", ())),
+                     points=valid_points(b.get("points", 1.0), f"block {name!r}"))  # fmt: skip
+
+
+def valid_points(value: object, where: str) -> float:
+    """A block's points: a positive number (TOML's booleans are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise TemplateError(f"{where}: points must be a positive number, not {value!r}")
+    return float(value)

@@ -32,6 +32,7 @@ class BlockGrade:
     hint: str | None = None
     seen: str | None = None  # the accepted convention the block was found to follow
     epoch: int | None = None
+    points: float = 1.0  # its weight in the score (template `points =`, or --points)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -65,15 +66,25 @@ class FileGrade:
         return [b for s in self.sheets for b in s.blocks]
 
     @property
+    def points_possible(self) -> float:
+        return 0.0 if self.error else sum(b.points for b in self.graded)
+
+    @property
+    def points_earned(self) -> float:
+        return 0.0 if self.error else sum(b.points for b in self.graded if b.verdict == "correct")
+
+    @property
     def score(self) -> float:
-        """Percentage of blocks graded correct; 0 for a file that could not be graded."""
-        blocks = self.graded
-        if self.error or not blocks:
+        """Percentage of the points of the blocks graded correct (a point per block unless
+        weighted); 0 for a file that could not be graded."""
+        if not self.points_possible:
             return 0.0
-        return round(100.0 * sum(b.verdict == "correct" for b in blocks) / len(blocks), 1)
+        return round(100.0 * self.points_earned / self.points_possible, 1)
 
     def to_json(self) -> dict:
-        out: dict = {"file": self.file, "score": self.score}
+        out: dict = {"file": self.file, "score": self.score,
+                     "points_earned": self.points_earned,
+                     "points_possible": self.points_possible}  # fmt: skip
         if self.student is not None:
             out["student"] = self.student
         if self.error:
@@ -103,7 +114,9 @@ class FileGrade:
                 lines.append(line)
         n = len(self.graded)
         ok = sum(b.verdict == "correct" for b in self.graded)
-        lines.append(f"  score {self.score:g}% ({ok} of {n} blocks correct)")
+        weighted = any(b.points != 1.0 for b in self.graded)
+        pts = f", {self.points_earned:g} of {self.points_possible:g} points" if weighted else ""
+        lines.append(f"  score {self.score:g}% ({ok} of {n} blocks correct{pts})")
         return "\n".join(lines)
 
 
