@@ -13,6 +13,7 @@ from exercise_fill import fill
 from xlnet.evaluate import evaluate
 from xlnet.exercises import write_exercise
 from xlnet.grade import grade_file as grade
+from xlnet.hints import text_hint
 from xlnet.libreoffice import recalculate
 from xlnet.spec import Spec
 from xlnet.xlsxio import read_book
@@ -20,6 +21,27 @@ from xlnet.xlsxio import read_book
 BOOLEAN_HINT = "SUMPRODUCT(--(a=b)) or SUMPRODUCT((a=b)*1)"
 # How the accuracy's comparison is written -> what it must get (None: correct, no hint).
 ACCURACIES = {"(a=b)*1": None, "--(a=b)": None, "(a=b)": "wrong"}
+
+
+# A formula -> whether it gets the hint: only a comparison handed to SUMPRODUCT as it is.
+FORMULAS = {
+    "SUMPRODUCT((A1:A9=B1:B9))/n": True,
+    "SUMPRODUCT(A1:A9=B1:B9)": True,
+    "SUMPRODUCT((A1:A9=B1:B9),C1:C9)": True,
+    "SUMPRODUCT(C1:C9,(A1:A9<>B1:B9))": True,
+    "sumproduct(($A$1:$A$9>=B1:B9))": True,
+    "SUMPRODUCT(--(A1:A9=B1:B9))": False,
+    "SUMPRODUCT((A1:A9=B1:B9)*1)/n": False,
+    "SUMPRODUCT((A1:A9=B1:B9)*(C1:C9=D1:D9))": False,
+    "SUMPRODUCT(A1:A3,B1:B3)": False,
+    "SUM((A1:A9=B1:B9)*1)": False,
+}
+
+
+@pytest.mark.parametrize("formula", list(FORMULAS))
+def test_the_boolean_hint_names_only_a_bare_comparison(formula):
+    hint = text_hint([formula])
+    assert (hint is not None and BOOLEAN_HINT in hint) == FORMULAS[formula], hint
 
 
 @pytest.fixture(scope="module")
