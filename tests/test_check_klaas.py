@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from klaas_fill import KLAAS, MISTAKES, SHEETS, as_spilled, fill
+from openpyxl.worksheet.formula import ArrayFormula
 
 from xlnet.cli import EXIT_DIFFERS, EXIT_OK, main
 from xlnet.grade import grade_file as grade
@@ -284,3 +285,43 @@ def test_per_student_copies_of_the_books_sheet(tmp_path):
     # Filled in (the filler enters weights of its own), it grades in full, with its own lr.
     filled = fill(tmp_path / "ada-filled.xlsx", template=ada)
     assert grade(filled).score == 100.0
+
+
+# The book author's own softmax: z2 is AQ:AS, but each cell reads the columns one to its right
+# (=EXP(AR3)/(SUM(EXP(AR3:AT3))) in AU3, filled right and down as written); in the arrays style
+# the same columns read by one array formula.
+AUTHOR_SOFTMAX = {
+    "logreg": ("Z", "W"),  # A1 in Z:AB, Z1 in V:X
+    "mlp": ("AU", "AR"),  # A2 in AU:AW, z2 in AQ:AS
+}
+
+
+def _author_softmax(model: str, style: str):
+    out, read = (openpyxl.utils.column_index_from_string(c) for c in AUTHOR_SOFTMAX[model])
+    letter = openpyxl.utils.get_column_letter
+
+    def edit(wb):
+        ws = wb[SHEETS[model]]
+        if style == "arrays":
+            e = f"EXP({letter(read)}3:{letter(read + 2)}180)"
+            block = f"{letter(out)}3:{letter(out + 2)}180"
+            ws[f"{letter(out)}3"] = ArrayFormula(block, f"={e}/MMULT({e},{{1;1;1}})")
+            return
+        for r in range(3, 181):
+            for j in range(3):
+                a, b = letter(read + j), letter(read + j + 2)
+                ws.cell(r, out + j).value = f"=EXP({a}{r})/(SUM(EXP({a}{r}:{b}{r})))"
+
+    return edit
+
+
+@pytest.mark.parametrize("style", ["cells", "arrays"])
+@pytest.mark.parametrize("model", sorted(AUTHOR_SOFTMAX))
+def test_the_authors_softmax_reads_the_columns_beside_z(klaas, tmp_path, model, style):
+    ok = fill(tmp_path / "ok.xlsx", models=(model,), style=style)
+    g = grade(edit_book(ok, tmp_path / "s.xlsx", _author_softmax(model, style)), klaas)
+    sheet, a = SHEETS[model], "A1" if model == "logreg" else "A2"
+    assert [x for x in _not_correct(g) if x[0] == sheet] == [(sheet, a, "wrong")]
+    b = next(b for s in g.sheets if s.sheet == sheet for b in s.blocks if b.block == a)
+    z, cols = ("Z1", ("W:Y", "V:X")) if model == "logreg" else ("z2", ("AR:AT", "AQ:AS"))
+    assert f"reads columns {cols[0]}, one column to the right of {z} ({cols[1]})" in b.hint

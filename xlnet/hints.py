@@ -8,13 +8,16 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
+from . import a1
 from .block import Block
 from .operation import Check, ShapeMismatch
+from .readings import numbers
 from .refs import relative
 from .scalars import Env
 from .submission import Entered
 from .template import BlockSpec
 from .verdicts import close
+from .workcopy import WorkingCopy
 
 ERROR_HINTS = {
     "#VALUE!": "arithmetic on text, or on a range where one number is meant",
@@ -30,6 +33,13 @@ _RANGE = re.compile(r"(\$?)([A-Z]{1,3})(\$?)(\d+):(\$?)([A-Z]{1,3})(\$?)(\d+)")
 _PLAIN_ARRAY = re.compile(
     r"(?<![\w.])SUM\s*\(\s*(?:EXP|LN|LOG|TANH)\s*\(\s*\$?[A-Z]{1,3}\$?\d+:", re.I
 )
+# SUMPRODUCT given a bare comparison as one of its arrays: (a=b) or a=b, neither multiplied
+# by 1 nor negated twice.
+_BOOLEAN_SUMPRODUCT = re.compile(
+    r"(?<![\w.])SUMPRODUCT\s*\((?:[^()]*,)?\s*(?:\([^()]*[=<>][^()]*\)|[^(),-][^(),]*[=<>][^(),]*)"
+    r"\s*[,)]",
+    re.I,
+)
 # Joins a block's formula texts so that one search tells whether any of them matches: neither
 # a word character, nor ".", nor space, so no pattern above matches across it.
 _SEP = "\x00"
@@ -39,6 +49,11 @@ def text_hint(texts: Collection[str]) -> str | None:
     """A mistake the formulas themselves show, whatever their values."""
     if _LOG.search(_SEP.join(texts)):
         return "LOG is the base-10 logarithm; the cross-entropy needs LN"
+    if _BOOLEAN_SUMPRODUCT.search(_SEP.join(texts)):
+        return (
+            "SUMPRODUCT of a comparison counts TRUE as 0 in Excel (LibreOffice counts it as "
+            "1): write SUMPRODUCT(--(a=b)) or SUMPRODUCT((a=b)*1)"
+        )
     return None
 
 
@@ -71,6 +86,7 @@ def hint(
     cell: tuple[int, int],
     values: Mapping[str, np.ndarray],
     cells: Entered,
+    work: WorkingCopy,
 ) -> str | None:
     """The most specific explanation of a wrong block that the values support."""
     text = text_hint(cells.texts(block))
@@ -80,6 +96,9 @@ def hint(
         slide = sliding_range(block, cell, cells)
         if slide:
             return slide
+    beside = shifted_columns(spec, args, block, cell, cells, work)
+    if beside:
+        return beside
     shape = got.shape
     if check.mistakes is not None:
         try:
@@ -149,6 +168,44 @@ def sliding_range(block: Block, cell: tuple[int, int], cells: Entered) -> str | 
                 f"the range {_plain(g)} moved as the formula was filled {way}: anchor it "
                 f"with $ ({_anchored(g, across)})"
             )
+    return None
+
+
+def shifted_columns(
+    spec: BlockSpec,
+    args: list[np.ndarray],
+    block: Block,
+    cell: tuple[int, int],
+    cells: Entered,
+    work: WorkingCopy,
+) -> str | None:
+    """A range of the wrong cell's formula that has an input's shape but sits one column
+    beside it: the input's values are found one column left (or right) of what it reads,
+    and not where it reads (the book author's softmax read AR:AT, z2 being AQ:AS)."""
+    r, c = cell
+    text = (cells.formula(block.sheet, r, c) or "").strip("{}")
+    for m in _RANGE.finditer(text):
+        if text[: m.start()].endswith("!"):
+            continue  # a range on another sheet: its columns there say nothing about this one
+        g = m.groups()
+        (r0, c0), (r1, c1) = (a1.parse_cell(g[1] + g[3]), a1.parse_cell(g[5] + g[7]))
+        for name, arg in zip(spec.args, args, strict=True):
+            n, k = arg.shape
+            if c1 - c0 + 1 != k:
+                continue
+            # A row of the input read by this sample's cell, or the input's whole height.
+            top = r0 - (r - block.row) if r1 == r0 else r0 if r1 - r0 + 1 == n else -1
+            if top < 0 or close(numbers(work, Block(block.sheet, top, c0, n, k))[0], arg):
+                continue
+            for d in (-1, 1):
+                if c0 + d >= 0 and close(numbers(work, Block(block.sheet, top, c0 + d, n, k))[0],
+                                         arg):  # fmt: skip
+                    side = "right" if d < 0 else "left"
+                    wanted = f"{a1.col_letters(c0 + d)}:{a1.col_letters(c1 + d)}"
+                    return (
+                        f"the formula reads columns {g[1]}:{g[5]}, one column to the {side} of "
+                        f"{display(name)} ({wanted}): make it read {display(name)}'s own columns"
+                    )
     return None
 
 

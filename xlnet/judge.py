@@ -149,7 +149,7 @@ def judge_formula(
                                 if blanks else None)  # fmt: skip
         if not grade.hint:
             grade.hint = hints.hint(spec, check, env, args, got, expected, block, (r, c), values,
-                                    cells)  # fmt: skip
+                                    cells, work)  # fmt: skip
     return Judged(grade, _pass_on(work, block, expected, got), label)
 
 
