@@ -269,10 +269,12 @@ def check(
     jobs: int | None = None,
     report: str | Path | None = None,
     progress: Progress | None = None,
+    feedback: str | Path | None = None,
 ) -> Grades:
     """Grade filled-in workbooks (`xlnet check`): exercises written by xlnet, or files that
     follow `template=` (e.g. "klaas-ch1"). Each block is judged on the student's own upstream
-    blocks. `grades.to_frame()` is the gradebook; `report=` also writes it as a CSV."""
+    blocks. `grades.to_frame()` is the gradebook; `report=` also writes it as a CSV;
+    `feedback=DIR` writes an annotated copy and an HTML page per file, and DIR/index.html."""
     from .exercises import parse_given
     from .gradebook import grade_files, write_report
     from .template import load_template
@@ -282,9 +284,17 @@ def check(
     groups = None
     if given is not None:
         groups = parse_given(given if isinstance(given, str) else ",".join(given))
+    if feedback is not None:
+        from .feedback import feedback_paths
+
+        feedback_paths(paths, Path(feedback))  # refused before any grading
     grades = Grades(grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups))
     if report is not None:
         write_report(list(grades), Path(report))
+    if feedback is not None:
+        from .feedback import write_feedback
+
+        write_feedback(paths, list(grades), Path(feedback), tmpl, groups)
     return grades
 
 

@@ -148,7 +148,7 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError(f"xlnet check: report {str(report)!r} is also a submission")
     progress = progress_bar("files", enabled=not args.json)
     grades = api.check(files, template=args.template, given=args.given, jobs=args.jobs,
-                       report=report, progress=progress)  # fmt: skip
+                       report=report, progress=progress, feedback=args.feedback)  # fmt: skip
     if args.json:
         docs = [g.to_json() for g in grades]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
@@ -161,6 +161,8 @@ def _check(args: argparse.Namespace) -> int:
             )
         if report is not None:
             print(f"gradebook written to {report}")
+        if args.feedback is not None:
+            print(f"feedback written to {Path(args.feedback) / 'index.html'}")
     return EXIT_OK if grades.ok else EXIT_DIFFERS
 
 
