@@ -131,7 +131,7 @@ def index_page(grades: list[FileGrade], links: list[str]) -> str:
         f"<tr><td>{escape(k)}</td><td>{ok} of {n} ({100 * ok / n:.0f}%)</td></tr>"
         for k, (ok, n) in blocks
     ]
-    parts.append("</table><h2>Most frequent hints</h2><table><tr><th>hint</th><th>files</th></tr>")
+    parts.append("</table><h2>Most frequent hints</h2><table><tr><th>hint</th><th>blocks</th></tr>")
     parts += [f"<tr><td>{escape(h)}</td><td>{n}</td></tr>" for h, n in hints.most_common(10)]
     parts.append(
         "</table><h2>Submissions</h2><table><tr><th>file</th><th>student</th><th>score</th></tr>"
