@@ -99,7 +99,7 @@ def run(tmp_path_factory):
     subs.mkdir()
     files = [fill(subs / f"{m}.xlsx", mistake=m) for m in PLANTED]
     files.append(
-        _with_chart_and_image(fill(d / "plain.xlsx", mistake="wrong_sign"), subs / "pictures.xlsx")
+        _with_chart_and_image(fill(d / "plain.xlsx", mistake="blank"), subs / "pictures.xlsx")
     )
     before = {f: _sha(f) for f in files}
     out = d / "feedback"
@@ -180,6 +180,16 @@ def test_charts_and_images_are_kept(run):
     with zipfile.ZipFile(pictures) as a, zipfile.ZipFile(out / pictures.name) as b:
         for name in _graphics(pictures):
             assert a.read(name) == b.read(name)
+
+
+def test_a_blank_block_is_marked_too(run, klaas):
+    files, _, out, _ = run
+    wb = openpyxl.load_workbook(out / files[-1].name)
+    for sheet in klaas.sheets:
+        block = next(b for b in sheet.blocks if b.name == MISTAKES["blank"]["logreg"])
+        for _, _, r, c in block.forms[0][1].cells():
+            cell = wb[sheet.name].cell(r + 1, c + 1)
+            assert cell.value is None and cell.fill.fgColor.rgb == "FFFBE3E3"
 
 
 class _Page(HTMLParser):

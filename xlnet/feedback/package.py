@@ -137,6 +137,8 @@ def _count(tag: str, n: int) -> str:
 def _fill_cells(xml: str, fills: dict[tuple[int, int], str], styles: _Styles) -> str:
     """The worksheet with the `s=` of every marked cell it holds pointing at a filled xf."""
 
+    held: set[tuple[int, int]] = set()
+
     def one(m: re.Match) -> str:
         tag = m.group(0)
         ref = _attr(tag, "r")
@@ -145,13 +147,55 @@ def _fill_cells(xml: str, fills: dict[tuple[int, int], str], styles: _Styles) ->
         rgb = fills.get(a1.parse_cell(ref))
         if rgb is None:
             return tag
+        held.add(a1.parse_cell(ref))
         s = int(_attr(tag, "s") or 0)
         new = styles.marked(s, rgb)
         if _attr(tag, "s") is not None:
             return re.sub(r'\ss="\d*"', f' s="{new}"', tag)
         return tag[:2] + f' s="{new}"' + tag[2:]
 
-    return re.sub(r"<c\b[^>]*>", one, xml)
+    xml = re.sub(r"<c\b[^>]*>", one, xml)
+    blank: dict[int, list[tuple[int, str]]] = {}
+    for (r, c), rgb in sorted(fills.items()):
+        if (r, c) not in held:  # a blank cell: a styled empty cell of its own
+            blank.setdefault(r, []).append(
+                (c, f'<c r="{a1.cell(r, c)}" s="{styles.marked(0, rgb)}"/>')
+            )
+    return _insert_blank(xml, blank) if blank else xml
+
+
+def _insert_blank(xml: str, blank: dict[int, list[tuple[int, str]]]) -> str:
+    """`xml` with the empty cells of `blank` (row -> (col, element)) placed in order, in the
+    rows that exist and in new rows where none does."""
+    xml = re.sub(r"<sheetData\s*/>", "<sheetData></sheetData>", xml, count=1)
+    data = re.search(r"<sheetData>(.*)</sheetData>", xml, re.S)
+    if data is None:
+        return xml
+    rows = re.findall(r"<row\b[^>]*/>|<row\b[^>]*>.*?</row>", data.group(1), re.S)
+    out = []
+    pending = sorted(blank)
+
+    def new_rows(upto: int) -> None:
+        while pending and pending[0] < upto:
+            r = pending.pop(0)
+            out.append(f'<row r="{r + 1}">' + "".join(e for _, e in blank[r]) + "</row>")
+
+    for row in rows:
+        head = re.match(r"<row\b[^>]*?(/?)>", row)
+        assert head is not None
+        r = int(_attr(head.group(0), "r") or 0) - 1
+        new_rows(r)
+        if pending and pending[0] == r:
+            pending.pop(0)
+            cells = re.findall(r"<c\b[^>]*/>|<c\b[^>]*>.*?</c>", row, re.S)
+            keyed = [(a1.parse_cell(_attr(c, "r") or "A1")[1], c) for c in cells] + blank[r]
+            merged = "".join(c for _, c in sorted(keyed, key=lambda kc: kc[0]))
+            tag = head.group(0)[:-2] + ">" if head.group(1) else head.group(0)
+            tag = re.sub(r'\sspans="[^"]*"', "", tag)  # the row now spans other columns
+            row = tag + merged + "</row>"
+        out.append(row)
+    new_rows(1 << 30)
+    return xml[: data.start(1)] + "".join(out) + xml[data.end(1) :]
 
 
 def _comments(notes: list[tuple[tuple[int, int], str]]) -> str:
