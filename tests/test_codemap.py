@@ -27,3 +27,14 @@ def test_every_module_is_in_the_code_map_with_a_line_saying_what_it_owns():
     assert not missing, f"modules missing from the README's code map: {missing}"
     assert not stale, f"the README's code map lists what does not exist: {stale}"
     assert all(len(line.split()) >= 3 for line in listed.values())
+
+
+def test_every_subpackage_is_shipped():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = set(project["tool"]["setuptools"]["packages"])
+    packages = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "xlnet").rglob("__init__.py")
+    }
+    assert packages <= shipped, f"not in pyproject's packages: {sorted(packages - shipped)}"

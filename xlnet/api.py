@@ -284,12 +284,14 @@ def check(
     progress: Progress | None = None,
     points: str | Path | None = None,
     roster: str | Path | None = None,
+    feedback: str | Path | None = None,
 ) -> Grades:
     """Grade filled-in workbooks (`xlnet check`): exercises written by xlnet, or files that
     follow `template=` (e.g. "klaas-ch1"). Each block is judged on the student's own upstream
     blocks. `points=` a TOML file weighting blocks (sheet, block, points); `roster=` the
     students' CSV whose columns lead the gradebook. `grades.to_frame()` is the gradebook;
-    `report=` also writes it as a CSV."""
+    `report=` also writes it as a CSV; `feedback=DIR` writes an annotated copy and an HTML page
+    per file, and DIR/index.html."""
     from .exercises import load_roster, parse_given
     from .gradebook import grade_files, write_report
     from .points import apply_points, read_points
@@ -302,12 +304,20 @@ def check(
         groups = parse_given(given if isinstance(given, str) else ",".join(given))
     weights = read_points(points, tmpl) if points is not None else None
     people = load_roster(roster) if roster is not None else None
+    if feedback is not None:
+        from .feedback import feedback_paths
+
+        feedback_paths(paths, Path(feedback))  # refused before any grading
     grades = Grades(grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups))
     if weights is not None:
         apply_points(list(grades), weights, points)
     grades.roster = people
     if report is not None:
         write_report(list(grades), Path(report), people)
+    if feedback is not None:
+        from .feedback import write_feedback
+
+        write_feedback(paths, list(grades), Path(feedback), tmpl, groups)
     return grades
 
 

@@ -149,7 +149,7 @@ def _check(args: argparse.Namespace) -> int:
     progress = progress_bar("files", enabled=not args.json)
     grades = api.check(files, template=args.template, given=args.given, jobs=args.jobs,
                        report=report, progress=progress, points=args.points,
-                       roster=args.roster)  # fmt: skip
+                       roster=args.roster, feedback=args.feedback)  # fmt: skip
     if grades.unmatched:
         n = len(grades.unmatched)
         print(f"xlnet check: warning: {quantity(n, 'file')} {'matches' if n == 1 else 'match'} "
@@ -167,6 +167,8 @@ def _check(args: argparse.Namespace) -> int:
             )
         if report is not None:
             print(f"gradebook written to {report}")
+        if args.feedback is not None:
+            print(f"feedback written to {Path(args.feedback) / 'index.html'}")
     return EXIT_OK if grades.ok else EXIT_DIFFERS
 
 

@@ -172,6 +172,12 @@ def make_parser() -> argparse.ArgumentParser:
         "gradebook, matched to the files by name",
     )
     c.add_argument(
+        "--feedback",
+        metavar="DIR",
+        help="write DIR/<file>.xlsx (the submission with its blocks marked and notes on the "
+        "wrong ones), DIR/<file>.html per file and DIR/index.html (the class at a glance)",
+    )
+    c.add_argument(
         "--jobs",
         type=int_in(1, 256),
         default=None,

@@ -1,0 +1,83 @@
+"""Where a grade's feedback goes in a workbook: the cells of each graded block and its note."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import a1
+from ..block import Block
+from ..tasks import tasks_for
+from ..template import BlockSpec, Template
+from ..verdicts import BlockGrade, FileGrade
+from ..xlsxio import read_book
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One graded block as the copy shows it: its cells, whether it is correct, its note."""
+
+    block: Block
+    correct: bool
+    note_cell: tuple[int, int] | None  # (row, col), 0-based: the first wrong cell
+    note: str
+
+
+def _form(spec: BlockSpec, grade: BlockGrade) -> Block:
+    """The form the block was judged in: the one holding its first wrong cell, else the one
+    it was seen to follow, else the template's first."""
+    if grade.cell:
+        r, c = a1.parse_cell(grade.cell.rpartition("!")[2].replace("$", ""))
+        for _, b in spec.forms:
+            if b.row <= r < b.row + b.nrows and b.col <= c < b.col + b.ncols:
+                return b
+    for label, b in spec.forms:
+        if grade.seen and label == grade.seen:
+            return b
+    return spec.forms[0][1]
+
+
+def note_text(grade: BlockGrade, reads: str, reveal: str | None) -> str:
+    """The note on a block's first wrong cell: verdict, expected and got, hint, its inputs."""
+    lines = [f"{grade.block}: {grade.verdict}"]
+    if grade.expected is not None:
+        lines.append(f"expected {_fmt(grade.expected)}, got {_fmt(grade.got)}")
+    if grade.wrong_cells:
+        lines.append(f"{grade.wrong_cells} cells wrong")
+    if grade.hint:
+        lines.append(f"hint: {grade.hint}")
+    if reads:
+        lines.append(f"reads from: {reads}")
+    if reveal:
+        lines.append(f"template's formula: {reveal}")
+    return "\n".join(lines)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "(empty)" if v is None else str(v)
+
+
+def marks_for(
+    path: Path, grade: FileGrade, template: Template | None, given: tuple[str, ...] | None
+) -> dict[str, list[Mark]]:
+    """Sheet name -> the marks of its graded blocks, paired with the grades in the order
+    grading appends them (every block but the constant and given ones)."""
+    out: dict[str, list[Mark]] = {}
+    tasks = tasks_for(read_book(path), template, given)
+    for task, sheet in zip(tasks, grade.sheets, strict=False):
+        specs = [s for s in task.blocks if s.values is None and s.kind != "input"]
+        names = {s.name.partition("@")[0]: s for s in task.blocks}
+        for spec, g in zip(specs, sheet.blocks, strict=False):
+            block = _form(spec, g)
+            cell = None
+            if g.cell and g.verdict != "correct":
+                cell = a1.parse_cell(g.cell.rpartition("!")[2].replace("$", ""))
+            elif g.verdict != "correct":
+                cell = (block.row, block.col)
+            reads = ", ".join(a for a in spec.args if a in names)
+            out.setdefault(block.sheet, []).append(
+                Mark(block, g.verdict == "correct", cell, note_text(g, reads, None))
+            )
+    return out

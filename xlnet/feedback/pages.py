@@ -1,0 +1,147 @@
+"""The HTML feedback: one self-contained page per submission and the class's index.html."""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+
+from ..verdicts import BlockGrade, FileGrade
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:60em;color:#222}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;
+vertical-align:top}th{background:#f3f3f3}.correct{background:#e8f4e1}
+.wrong,.missing,.not_formula,.error{background:#fbe3e3}code{font-size:.95em}
+.note{color:#555}"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
+        f"</title><style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else str(v)
+
+
+def _row(b: BlockGrade, reveal: dict[str, str]) -> str:
+    name = b.block + (f" (epoch {b.epoch})" if b.epoch is not None else "")
+    cells = [
+        name,
+        b.verdict,
+        b.cell or "",
+        b.formula or "",
+        _fmt(b.expected),
+        _fmt(b.got),
+        b.hint or "",
+    ]
+    tds = "".join(
+        f"<td><code>{escape(c)}</code></td>" if k == 3 and c else f"<td>{escape(c)}</td>"
+        for k, c in enumerate(cells)
+    )
+    if reveal:
+        tds += f"<td><code>{escape(reveal.get(b.block, ''))}</code></td>"
+    return f'<tr class="{escape(b.verdict)}">{tds}</tr>'
+
+
+def student_page(g: FileGrade, reveal: dict[str, str] | None = None) -> str:
+    """One submission's page: score, every block with its verdict and first wrong cell's
+    formula, expected and got, hint, and the notes about each sheet."""
+    reveal = reveal or {}
+    who = g.file + (f" ({g.student})" if g.student else "")
+    ok = sum(b.verdict == "correct" for b in g.graded)
+    parts = [
+        f"<h1>{escape(who)}</h1>",
+        f"<p><strong>Score {g.score:g}%</strong> ({ok} of {len(g.graded)} blocks correct)</p>",
+    ]
+    if g.error:
+        parts.append(f'<p class="error">{escape(g.error)}</p>')
+    head = ["block", "verdict", "cell", "formula", "expected", "got", "hint"]
+    if reveal:
+        head.append("template's formula")
+    for s in g.sheets:
+        parts.append(f"<h2>{escape(s.sheet)}</h2>")
+        parts += [f'<p class="note">Note: {escape(n)}</p>' for n in s.notes]
+        rows = "".join(_row(b, reveal) for b in s.blocks)
+        ths = "".join(f"<th>{h}</th>" for h in head)
+        parts.append(f"<table><tr>{ths}</tr>{rows}</table>")
+    return _page(f"Feedback: {who}", "\n".join(parts))
+
+
+def _histogram(scores: list[float]) -> str:
+    """The score distribution as an inline SVG bar chart, ten bins of 10 points."""
+    bins = [0] * 10
+    for s in scores:
+        bins[min(int(s // 10), 9)] += 1
+    top = max(bins) or 1
+    w, h = 40, 150
+    bars = []
+    for k, n in enumerate(bins):
+        bh = round(h * n / top)
+        x = 30 + k * w
+        bars.append(
+            f'<rect x="{x + 4}" y="{10 + h - bh}" width="{w - 8}" height="{bh}" '
+            f'fill="#5b8bd0"><title>{k * 10}-{k * 10 + 10}%: {n}</title></rect>'
+            f'<text x="{x + w / 2}" y="{h + 25}" font-size="10" text-anchor="middle">'
+            f"{k * 10}</text>"
+            + (
+                f'<text x="{x + w / 2}" y="{6 + h - bh}" font-size="10" '
+                f'text-anchor="middle">{n}</text>'
+                if n
+                else ""
+            )
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{30 + 10 * w + 10}" '
+        f'height="{h + 40}" role="img" aria-label="score distribution">'
+        f'<line x1="30" y1="{10 + h}" x2="{30 + 10 * w}" y2="{10 + h}" stroke="#444"/>'
+        f"{''.join(bars)}</svg>"
+    )
+
+
+def index_page(grades: list[FileGrade], links: list[str]) -> str:
+    """The class at a glance: score distribution, each block's share of correct submissions
+    (hardest first), the most frequent hints, and a link to every student's page."""
+    graded = [g for g in grades if not g.error]
+    tally: dict[str, list[int]] = {}
+    hints: Counter[str] = Counter()
+    for g in graded:
+        for s in g.sheets:
+            for b in s.blocks:
+                key = (f"{s.sheet}: " if len(g.sheets) > 1 else "") + b.block
+                key += f" (epoch {b.epoch})" if b.epoch is not None else ""
+                t = tally.setdefault(key, [0, 0])
+                t[0] += b.verdict == "correct"
+                t[1] += 1
+                if b.hint and b.verdict != "correct":
+                    hints[b.hint] += 1
+    blocks = sorted(tally.items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0]))
+    mean = sum(g.score for g in grades) / len(grades) if grades else 0.0
+    parts = [
+        "<h1>Class overview</h1>",
+        f"<p>{len(grades)} submissions; mean score {mean:.1f}%</p>",
+        "<h2>Score distribution</h2>",
+        _histogram([g.score for g in grades]),
+        "<h2>Blocks, hardest first</h2><table><tr><th>block</th><th>correct</th></tr>",
+    ]
+    parts += [
+        f"<tr><td>{escape(k)}</td><td>{ok} of {n} ({100 * ok / n:.0f}%)</td></tr>"
+        for k, (ok, n) in blocks
+    ]
+    parts.append("</table><h2>Most frequent hints</h2><table><tr><th>hint</th><th>blocks</th></tr>")
+    parts += [f"<tr><td>{escape(h)}</td><td>{n}</td></tr>" for h, n in hints.most_common(10)]
+    parts.append(
+        "</table><h2>Submissions</h2><table><tr><th>file</th><th>student</th><th>score</th></tr>"
+    )
+    for g, link in zip(grades, links, strict=True):
+        parts.append(
+            f'<tr><td><a href="{escape(link)}">{escape(g.file)}</a></td>'
+            f"<td>{escape(g.student or '')}</td><td>{g.score:g}%"
+            + (" (not graded)" if g.error else "")
+            + "</td></tr>"
+        )
+    parts.append("</table>")
+    return _page("Class overview", "\n".join(parts))
