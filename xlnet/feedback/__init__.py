@@ -22,21 +22,21 @@ def feedback_paths(files: list[Path], folder: Path) -> list[tuple[Path, Path]]:
     out = []
     for f in files:
         if f.exists() and folder.exists() and f.resolve() == folder.resolve():
-            raise XlnetError(f"xlnet check: feedback folder {str(folder)!r} is a submission")
+            raise XlnetError(f"feedback folder {str(folder)!r} is a submission")
         if folder.exists() and f.exists() and f.resolve().parent == folder.resolve():
             raise XlnetError(
-                f"xlnet check: feedback folder {str(folder)!r} holds the submission "
+                f"feedback folder {str(folder)!r} holds the submission "
                 f"{str(f)!r}; choose another folder"
             )
         stem = f.stem
         if stem.lower() == "index":
             raise XlnetError(
-                f"xlnet check: submission {str(f)!r} is named index, as the "
+                f"submission {str(f)!r} is named index, as the "
                 "feedback's index.html; rename it"
             )
         if stem.lower() in seen:
             raise XlnetError(
-                f"xlnet check: submissions {str(seen[stem.lower()])!r} and "
+                f"submissions {str(seen[stem.lower()])!r} and "
                 f"{str(f)!r} share the name {stem!r} in the feedback folder"
             )
         seen[stem.lower()] = f
