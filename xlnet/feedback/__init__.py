@@ -31,8 +31,7 @@ def feedback_paths(files: list[Path], folder: Path) -> list[tuple[Path, Path]]:
         stem = f.stem
         if stem.lower() == "index":
             raise XlnetError(
-                f"submission {str(f)!r} is named index, as the "
-                "feedback's index.html; rename it"
+                f"submission {str(f)!r} is named index, as the feedback's index.html; rename it"
             )
         if stem.lower() in seen:
             raise XlnetError(
