@@ -285,13 +285,15 @@ def check(
     points: str | Path | None = None,
     roster: str | Path | None = None,
     feedback: str | Path | None = None,
+    reveal: bool = False,
 ) -> Grades:
     """Grade filled-in workbooks (`xlnet check`): exercises written by xlnet, or files that
     follow `template=` (e.g. "klaas-ch1"). Each block is judged on the student's own upstream
     blocks. `points=` a TOML file weighting blocks (sheet, block, points); `roster=` the
     students' CSV whose columns lead the gradebook. `grades.to_frame()` is the gradebook;
     `report=` also writes it as a CSV; `feedback=DIR` writes an annotated copy and an HTML page
-    per file, and DIR/index.html."""
+    per file, and DIR/index.html; `reveal=True` gives each graded block the formula it should
+    hold (the template's, in the form the student chose) in the grades, notes and pages."""
     from .exercises import load_roster, parse_given
     from .gradebook import grade_files, write_report
     from .points import apply_points, read_points
@@ -308,7 +310,9 @@ def check(
         from .feedback import feedback_paths
 
         feedback_paths(paths, Path(feedback))  # refused before any grading
-    grades = Grades(grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups))
+    grades = Grades(
+        grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups, reveal=reveal)
+    )
     if weights is not None:
         apply_points(list(grades), weights, points)
     grades.roster = people

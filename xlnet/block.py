@@ -46,6 +46,10 @@ class Block:
             else (self._prefix(here) + tl)
         )
 
+    def holds(self, row: int, col: int) -> bool:
+        """Whether cell (row, col), 0-based, lies in the block."""
+        return self.row <= row < self.row + self.nrows and self.col <= col < self.col + self.ncols
+
     def cells(self):
         for i in range(self.nrows):
             for j in range(self.ncols):

@@ -149,7 +149,8 @@ def _check(args: argparse.Namespace) -> int:
     progress = progress_bar("files", enabled=not args.json)
     grades = api.check(files, template=args.template, given=args.given, jobs=args.jobs,
                        report=report, progress=progress, points=args.points,
-                       roster=args.roster, feedback=args.feedback)  # fmt: skip
+                       roster=args.roster, feedback=args.feedback,
+                       reveal=args.reveal)  # fmt: skip
     if grades.unmatched:
         n = len(grades.unmatched)
         print(f"xlnet check: warning: {quantity(n, 'file')} {'matches' if n == 1 else 'match'} "

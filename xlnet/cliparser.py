@@ -178,6 +178,12 @@ def make_parser() -> argparse.ArgumentParser:
         "wrong ones), DIR/<file>.html per file and DIR/index.html (the class at a glance)",
     )
     c.add_argument(
+        "--reveal",
+        action="store_true",
+        help="show each block's expected formula (the template's, in the form the student "
+        "chose) in the report, the JSON and the feedback; hidden unless asked",
+    )
+    c.add_argument(
         "--jobs",
         type=int_in(1, 256),
         default=None,

@@ -33,17 +33,21 @@ from .xlsxio import Book, BookError, read_book
 
 
 def grade_file(
-    path: str | Path, template: Template | None = None, given: tuple[str, ...] | None = None
+    path: str | Path,
+    template: Template | None = None,
+    given: tuple[str, ...] | None = None,
+    reveal: bool = False,
 ) -> FileGrade:
     """Grade one submission: by the template's layout, or as an exercise xlnet wrote (`given`
-    overriding the groups its Settings say were given). A file that cannot be read or computed
-    gets an error, not an exception."""
+    overriding the groups its Settings say were given); `reveal` adds each graded block's
+    expected formula. A file that cannot be read or computed gets an error, not an
+    exception."""
     path = Path(path)
     out = FileGrade(str(path))
     try:
         book = read_book(path)
         out.student = student_of(book)
-        out.sheets = grade_book(path, book, tasks_for(book, template, given))
+        out.sheets = grade_book(path, book, tasks_for(book, template, given), reveal)
     except (BookError, EvalError) as exc:
         msg = " ".join(str(exc).split())  # one line, whatever a library wrapped
         out.error = msg if msg.startswith(str(path)) else f"{path}: {msg}"
@@ -53,14 +57,14 @@ def grade_file(
     return out
 
 
-def grade_book(path: Path, book: Book, tasks: list[Task]) -> list[SheetGrade]:
+def grade_book(path: Path, book: Book, tasks: list[Task], reveal: bool = False) -> list[SheetGrade]:
     """Each task's sheet graded on one working copy of `book` (read from `path`)."""
     cells = Entered(book)
     work = WorkingCopy(book, path)  # pinned, patched and recomputed
-    return [_grade_sheet(task, cells, work) for task in tasks]
+    return [_grade_sheet(task, cells, work, reveal) for task in tasks]
 
 
-def _grade_sheet(task: Task, cells: Entered, work: WorkingCopy) -> SheetGrade:
+def _grade_sheet(task: Task, cells: Entered, work: WorkingCopy, reveal: bool) -> SheetGrade:
     out = SheetGrade(task.title, notes=list(task.notes))
     if cells.sheet(task.lr.sheet) is None:
         have = ", ".join(repr(n) for n in cells.book.sheets)
@@ -68,6 +72,7 @@ def _grade_sheet(task: Task, cells: Entered, work: WorkingCopy) -> SheetGrade:
     env = sheet_env(task, cells, work, out.notes)
     values: dict[str, np.ndarray] = {}
     chosen: dict[frozenset[str], str] = {}  # the form last chosen among the same labels
+    judged_forms: dict[str, str] = {}  # each block's form, as judged
     for spec in task.blocks:
         key = spec.name
         if spec.values is not None:
@@ -85,10 +90,27 @@ def _grade_sheet(task: Task, cells: Entered, work: WorkingCopy) -> SheetGrade:
                 judged = judge_formula(spec, forms, env, values, cells, work)
         values[key] = judged.values
         judged.grade.points = spec.points
+        judged_forms[key] = judged.form
+        if reveal and spec.kind != "param":
+            judged.grade.expected_formula = _revealed(task, spec, forms, judged, judged_forms)
         if len(spec.forms) > 1:
             chosen[frozenset(lbl for lbl, _ in spec.forms)] = judged.form
         out.blocks.append(judged.grade)
     return out
+
+
+def _revealed(
+    task: Task, spec: BlockSpec, forms: Forms, judged: Judged, judged_forms: dict[str, str]
+) -> str | None:
+    """The formula the block should hold, in the form judged: at its first wrong cell when
+    that lies in the form, else at its first cell."""
+    block = dict(forms)[judged.form]
+    row, col = block.row, block.col
+    if judged.grade.cell:
+        r, c = a1.parse_cell(judged.grade.cell.rpartition("!")[2].replace("$", ""))
+        if block.holds(r, c):
+            row, col = r, c
+    return task.formula_at(spec, judged_forms, row, col)
 
 
 def _given(spec: BlockSpec, block: Block, work: WorkingCopy, notes: list[str]) -> np.ndarray:

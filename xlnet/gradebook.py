@@ -22,20 +22,24 @@ def grade_files(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     given: tuple[str, ...] | None = None,
+    reveal: bool = False,
 ) -> list[FileGrade]:
-    """Grades in the order of `files`; a file that cannot be graded has its error set."""
+    """Grades in the order of `files`; a file that cannot be graded has its error set;
+    `reveal` adds each block's expected formula."""
     jobs = min(jobs or os.cpu_count() or 1, len(files))
     out: list[FileGrade | None] = [None] * len(files)
     done = 0
     if jobs <= 1:
         for k, f in enumerate(files):
-            out[k] = grade_file(f, template, given)
+            out[k] = grade_file(f, template, given, reveal)
             done += 1
             if progress:
                 progress(done, len(files))
         return [g for g in out if g is not None]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_file, f, template, given): k for k, f in enumerate(files)}
+        futures = {
+            pool.submit(grade_file, f, template, given, reveal): k for k, f in enumerate(files)
+        }
         try:
             for fut in as_completed(futures):
                 k = futures[fut]

@@ -6,6 +6,7 @@ disagree about where a block is. Nothing here touches a file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import a1
@@ -14,7 +15,9 @@ from .scalars import BETA1_NAME, BETA2_NAME, EPS_NAME, LR_NAME, MOMENTUM_NAME, N
 from .spec import SpecError
 
 if TYPE_CHECKING:
-    from .program import Program
+    from .program import Program, Step
+
+CellFormula = Callable[[int, int], str]  # (i, j) inside a block -> that cell's formula
 
 ABOUT = "About"
 SUMMARY = "Summary"
@@ -148,6 +151,25 @@ class Layout:
 
     def setting(self, key: str) -> Block:
         return setting_block(key)
+
+    def step_formula(self, step: Step, epoch: int | None) -> tuple[Block, str | None, CellFormula]:
+        """How step `step` of `epoch` (None: the data preparation) is written: its block, its
+        one array formula or None, and the formula of cell (i, j) of the block (without "=").
+        Epoch blocks follow the chosen layout; the data preparation is always cell by cell."""
+        out = self.block(step.out, epoch)
+        if epoch is None:
+            args = [self.block(a.name) for a in step.args]
+        else:
+            args = [self.block(*self.program.locate(a, epoch)) for a in step.args]
+        array = None
+        arrays = self.program.spec.layout == "arrays" and epoch is not None
+        if arrays and step.op.array is not None and out.nrows * out.ncols > 1:
+            array = step.op.array(out.sheet, *args)
+
+        def cell(i: int, j: int) -> str:
+            return step.op.cell(i, j, out.sheet, *args)
+
+        return out, array, cell
 
     def summary_epoch_block(self) -> Block:
         return Block(SUMMARY, 1, 0, self.program.spec.epochs, 1)

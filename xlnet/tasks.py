@@ -3,7 +3,8 @@ from a template's layout or from the Settings of an exercise xlnet wrote."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .block import Block
 from .exercises import ExerciseError, parse_given
@@ -22,6 +23,11 @@ class Task:
     n: Block
     blocks: tuple[BlockSpec, ...]
     notes: tuple[str, ...] = ()  # said about the sheet whatever the grades
+    # (block, the form judged of each block so far, row, col) -> the formula the block should
+    # hold in that cell (`xlnet check --reveal`): the template's, or the one xlnet writes.
+    formula_at: Callable[[BlockSpec, dict[str, str], int, int], str | None] = field(
+        default=BlockSpec.formula_at, compare=False
+    )
 
 
 def tasks_for(
@@ -86,4 +92,13 @@ def exercise_tasks(book: Book, override: tuple[str, ...] | None = None) -> list[
             blocks.append(BlockSpec(f"{step.out}@{e}", kind, (("", layout.block(step.out, e)),),
                                     step.op.check, tuple(args), epoch=e))  # fmt: skip
     lr, n = (setting_block(k) for k in ("learning_rate", "n_samples"))
-    return [Task(TRAIN, lr, n, tuple(blocks), notes)]
+    steps = {step.out: step for step in program.epoch_steps}
+
+    def formula_at(spec: BlockSpec, _judged: dict[str, str], row: int, col: int) -> str | None:
+        # Asked of the op cell by cell, as the writer writes it: not every block's formulas
+        # fill right and down from its top-left cell (dW reads columns for rows).
+        name, _, epoch = spec.name.partition("@")
+        out, array, cell = layout.step_formula(steps[name], int(epoch))
+        return "{=" + array + "}" if array else "=" + cell(row - out.row, col - out.col)
+
+    return [Task(TRAIN, lr, n, tuple(blocks), notes, formula_at)]

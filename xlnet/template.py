@@ -35,11 +35,28 @@ class BlockSpec:
     values: tuple[tuple[float, ...], ...] | None = None  # a constant input (class values)
     epoch: int | None = None  # in a training workbook: the epoch; `name` is then "Z1@3"
     points: float = 1.0  # the block's weight in the score
+    # The template's formulas (`xlnet check --reveal`): (form label, the formula of the form's
+    # top-left cell). "=..." fills right and down, "{=...}" is one array formula over the
+    # form. The labels are the block's own forms', or those of the block it `follows` (Z1's
+    # formula depends on whether b1 is one scalar or one bias per class).
+    formulas: tuple[tuple[str, str], ...] = ()
+    follows: str | None = None
 
     @property
     def block_name(self) -> str:
         """The name shown in grades: the header, without the epoch."""
         return self.name.partition("@")[0]
+
+    def formula_at(self, judged: dict[str, str], row: int, col: int) -> str | None:
+        """The template's formula for cell (row, col), 0-based, given the form `judged` of
+        each block so far (its own included): the top-left cell's formula filled there."""
+        from .xlsxedit import moved_formula
+
+        text = dict(self.formulas).get(judged.get(self.follows or self.name, ""))
+        if not text or text.startswith("{"):
+            return text or None
+        block = dict(self.forms)[judged.get(self.name, self.forms[0][0])]
+        return "=" + moved_formula(text[1:], (block.row, block.col), (row, col))
 
 
 @dataclass(frozen=True)
@@ -107,7 +124,8 @@ def _template(data: dict, path: Path) -> Template:
         for b in s["blocks"]:
             blocks.append(_block(b, s["name"]))
         names = [b.name for b in blocks]
-        for b in blocks:
+        for k, b in enumerate(blocks):
+            _check_formulas(b, {a.name: a for a in blocks[:k]})
             if names.count(b.name) > 1:
                 raise TemplateError(f"sheet {s['name']!r}: two blocks named {b.name!r}")
             for arg in b.args:
@@ -142,7 +160,42 @@ def _block(b: dict, sheet: str) -> BlockSpec:
     else:
         forms = (("", parse_range(b["range"], sheet)),)
     return BlockSpec(name, kind, forms, check, tuple(b.get("args", ())),
-                     points=valid_points(b.get("points", 1.0), f"block {name!r}"))  # fmt: skip
+                     points=valid_points(b.get("points", 1.0), f"block {name!r}"),
+                     formulas=_formulas(b, kind), follows=b.get("follows"))  # fmt: skip
+
+
+def _formulas(b: dict, kind: str) -> tuple[tuple[str, str], ...]:
+    """A block's `formula = "..."`, or `formulas = { label = "..." }`: one per form of its own
+    or of the block it `follows`."""
+    name = b["name"]
+    if "formula" in b and "formulas" in b:
+        raise TemplateError(f"block {name!r}: give formula or formulas, not both")
+    given = {"": b["formula"]} if "formula" in b else dict(b.get("formulas", {}))
+    if given and kind in ("input", "param"):
+        raise TemplateError(f"block {name!r}: an {kind} block has no formula")
+    for text in given.values():
+        if not isinstance(text, str) or not re.match(r"^(=|\{=.*\}$)", text, re.S):
+            raise TemplateError(
+                f'block {name!r}: a formula starts with "=" (or is "{{=...}}"), not {text!r}'
+            )
+    return tuple(given.items())
+
+
+def _check_formulas(b: BlockSpec, above: dict[str, BlockSpec]) -> None:
+    """Each formula is keyed by a form of the block, or of the block it follows."""
+    if b.follows is not None and b.follows not in above:
+        raise TemplateError(
+            f"block {b.name!r} follows {b.follows!r}, which is not a block above it"
+        )
+    keyed = above[b.follows] if b.follows else b
+    labels = {label for label, _ in keyed.forms}
+    for label, _ in b.formulas:
+        if label not in labels:
+            forms = ", ".join(repr(lbl) for lbl in labels if lbl) or "only one form"
+            raise TemplateError(
+                f"block {b.name!r}: a formula for {label or 'its one form'!r}; "
+                f"{keyed.name!r} has {forms}"
+            )
 
 
 def valid_points(value: object, where: str) -> float:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .tolerances import GRADE_TOLERANCE, within
+from .words import quantity
 
 VERDICTS = ("correct", "wrong", "missing", "not_formula", "error")
 
@@ -33,6 +34,9 @@ class BlockGrade:
     seen: str | None = None  # the accepted convention the block was found to follow
     epoch: int | None = None
     points: float = 1.0  # its weight in the score (template `points =`, or --points)
+    # The template's formula for its first wrong cell (or its first cell): only when the
+    # instructor asks (`--reveal`), in the form the student chose.
+    expected_formula: str | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -42,8 +46,9 @@ class BlockGrade:
                 v is not None and not isinstance(v, str | int | float | bool)
             ):
                 d[k] = str(v)
-        if d["epoch"] is None:
-            del d["epoch"]
+        for k in ("epoch", "expected_formula"):
+            if d[k] is None:
+                del d[k]
         return d
 
 
@@ -111,6 +116,8 @@ class FileGrade:
                     line += f"\n{'':<32}note: {b.hint}" if b.hint else ""
                 else:
                     line += _detail(b)
+                if b.expected_formula:
+                    line += f"\n{'':<32}expected formula: {b.expected_formula}"
                 lines.append(line)
         n = len(self.graded)
         ok = sum(b.verdict == "correct" for b in self.graded)
@@ -129,7 +136,7 @@ def _detail(b: BlockGrade) -> str:
     if b.verdict in ("wrong", "not_formula", "error") and b.expected is not None:
         parts.append(f"expected {_fmt(b.expected)} got {_fmt(b.got)}")
     if b.wrong_cells:
-        parts.append(f"{b.wrong_cells} cells")
+        parts.append(quantity(b.wrong_cells, "cell"))
     out = ("  " + ", ".join(parts)) if parts else ""
     return out + (f"\n{'':<32}hint: {b.hint}" if b.hint else "")
 

@@ -231,14 +231,8 @@ def _write_headers(
 
 
 def _write_steps(w: SheetWriter, program: Program, layout: Layout, steps, epoch, values) -> None:
-    # Epoch blocks follow the chosen layout; the data preparation is always cell by cell.
-    arrays = program.spec.layout == "arrays" and epoch is not None
     for step in steps:
-        out = layout.block(step.out, epoch)
-        if epoch is None:
-            args = [layout.block(a.name) for a in step.args]
-        else:
-            args = [layout.block(*program.locate(a, epoch)) for a in step.args]
+        out, array, cell = layout.step_formula(step, epoch)
         value = values[(step.out, epoch)]
         if epoch is not None:
             value = w.blanks.cached(value)
@@ -247,15 +241,11 @@ def _write_steps(w: SheetWriter, program: Program, layout: Layout, steps, epoch,
             for _, _, r, c in out.cells():
                 ws.write_blank(r, c, None, w.todo)
             continue
-        if arrays and step.op.array is not None and out.nrows * out.ncols > 1:
-            w.array_block(out, step.op.array(out.sheet, *args), value,
-                          w.count if step.op.whole else None)  # fmt: skip
-            continue
-
-        def formula(i: int, j: int, op=step.op, args=args, here=out.sheet) -> str:
-            return op.cell(i, j, here, *args)
-
-        w.formula_block(out, formula, value, w.count if step.op.whole else None)
+        fmt = w.count if step.op.whole else None
+        if array is not None:
+            w.array_block(out, array, value, fmt)
+        else:
+            w.formula_block(out, cell, value, fmt)
 
 
 def _write_train(

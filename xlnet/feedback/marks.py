@@ -10,6 +10,7 @@ from ..block import Block
 from ..tasks import tasks_for
 from ..template import BlockSpec, Template
 from ..verdicts import BlockGrade, FileGrade
+from ..words import quantity
 from ..xlsxio import read_book
 
 
@@ -29,7 +30,7 @@ def _form(spec: BlockSpec, grade: BlockGrade) -> Block:
     if grade.cell:
         r, c = a1.parse_cell(grade.cell.rpartition("!")[2].replace("$", ""))
         for _, b in spec.forms:
-            if b.row <= r < b.row + b.nrows and b.col <= c < b.col + b.ncols:
+            if b.holds(r, c):
                 return b
     for label, b in spec.forms:
         if grade.seen and label == grade.seen:
@@ -37,19 +38,19 @@ def _form(spec: BlockSpec, grade: BlockGrade) -> Block:
     return spec.forms[0][1]
 
 
-def note_text(grade: BlockGrade, reads: str, reveal: str | None) -> str:
+def note_text(grade: BlockGrade, reads: str) -> str:
     """The note on a block's first wrong cell: verdict, expected and got, hint, its inputs."""
     lines = [f"{grade.block}: {grade.verdict}"]
     if grade.expected is not None:
         lines.append(f"expected {_fmt(grade.expected)}, got {_fmt(grade.got)}")
     if grade.wrong_cells:
-        lines.append(f"{grade.wrong_cells} cells wrong")
+        lines.append(quantity(grade.wrong_cells, "cell") + " wrong")
     if grade.hint:
         lines.append(f"hint: {grade.hint}")
     if reads:
         lines.append(f"reads from: {reads}")
-    if reveal:
-        lines.append(f"template's formula: {reveal}")
+    if grade.expected_formula:
+        lines.append(f"expected formula: {grade.expected_formula}")
     return "\n".join(lines)
 
 
@@ -78,6 +79,6 @@ def marks_for(
                 cell = (block.row, block.col)
             reads = ", ".join(a for a in spec.args if a in names)
             out.setdefault(block.sheet, []).append(
-                Mark(block, g.verdict == "correct", cell, note_text(g, reads, None))
+                Mark(block, g.verdict == "correct", cell, note_text(g, reads))
             )
     return out

@@ -27,7 +27,7 @@ def _fmt(v: object) -> str:
     return "" if v is None else str(v)
 
 
-def _row(b: BlockGrade, reveal: dict[str, str]) -> str:
+def _row(b: BlockGrade, reveal: bool) -> str:
     name = b.block + (f" (epoch {b.epoch})" if b.epoch is not None else "")
     cells = [
         name,
@@ -43,14 +43,15 @@ def _row(b: BlockGrade, reveal: dict[str, str]) -> str:
         for k, c in enumerate(cells)
     )
     if reveal:
-        tds += f"<td><code>{escape(reveal.get(b.block, ''))}</code></td>"
+        tds += f"<td><code>{escape(b.expected_formula or '')}</code></td>"
     return f'<tr class="{escape(b.verdict)}">{tds}</tr>'
 
 
-def student_page(g: FileGrade, reveal: dict[str, str] | None = None) -> str:
+def student_page(g: FileGrade) -> str:
     """One submission's page: score, every block with its verdict and first wrong cell's
-    formula, expected and got, hint, and the notes about each sheet."""
-    reveal = reveal or {}
+    formula, expected and got, hint, and the notes about each sheet; and the template's
+    formulas where the grades carry them (--reveal)."""
+    reveal = any(b.expected_formula for b in g.graded)
     who = g.file + (f" ({g.student})" if g.student else "")
     ok = sum(b.verdict == "correct" for b in g.graded)
     parts = [
@@ -61,7 +62,7 @@ def student_page(g: FileGrade, reveal: dict[str, str] | None = None) -> str:
         parts.append(f'<p class="error">{escape(g.error)}</p>')
     head = ["block", "verdict", "cell", "formula", "expected", "got", "hint"]
     if reveal:
-        head.append("template's formula")
+        head.append("expected formula")
     for s in g.sheets:
         parts.append(f"<h2>{escape(s.sheet)}</h2>")
         parts += [f'<p class="note">Note: {escape(n)}</p>' for n in s.notes]
