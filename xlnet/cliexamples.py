@@ -74,6 +74,7 @@ examples:
   xlnet check --template klaas-ch1 submissions/*.xlsx --report grades.csv
   xlnet check --template klaas-ch1 --json alice.xlsx
   xlnet check --template klaas-ch1 ch1/*.xlsx --points points.toml --roster students.csv
+  xlnet check --template klaas-ch1 ch1/*.xlsx --feedback feedback/ --reveal
 
 verdicts per block: correct, wrong (first wrong cell, its formula, expected, got, how many
 cells), missing (blank), not_formula (typed or pasted numbers), error (#VALUE!, #NAME? ...).
@@ -81,6 +82,7 @@ Each block is judged on the student's own upstream blocks: one mistake costs one
 --json prints one object per file ({"file", "score", "points_earned", "points_possible",
 "sheets": [{"sheet", "blocks": [...]}]}); several files give a list of them. The score is the
 share of points: one per block, unless the template or --points FILE.toml weighs them.
+Expected formulas are shown only with --reveal ("expected_formula" in each block's JSON).
 
 exit status: 0 every file has full marks, 1 some block is not correct or some file could not be
 graded (the report says which), 2 bad usage (unknown template, unwritable report).
