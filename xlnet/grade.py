@@ -91,6 +91,7 @@ def _grade_sheet(task: Task, cells: Entered, work: WorkingCopy, reveal: bool) ->
         values[key] = judged.values
         judged.grade.points = spec.points
         judged_forms[key] = judged.form
+        judged.grade.form = judged.form or None
         if reveal and spec.kind != "param":
             judged.grade.expected_formula = _revealed(task, spec, forms, judged, judged_forms)
         if len(spec.forms) > 1:

@@ -32,6 +32,7 @@ class BlockGrade:
     wrong_cells: int = 0
     hint: str | None = None
     seen: str | None = None  # the accepted convention the block was found to follow
+    form: str | None = None  # the template's form it was judged in, where it has several
     epoch: int | None = None
     points: float = 1.0  # its weight in the score (template `points =`, or --points)
     # The template's formula for its first wrong cell (or its first cell): only when the
@@ -46,7 +47,7 @@ class BlockGrade:
                 v is not None and not isinstance(v, str | int | float | bool)
             ):
                 d[k] = str(v)
-        for k in ("epoch", "expected_formula"):
+        for k in ("epoch", "expected_formula", "form"):
             if d[k] is None:
                 del d[k]
         return d

@@ -25,17 +25,9 @@ class Mark:
 
 
 def _form(spec: BlockSpec, grade: BlockGrade) -> Block:
-    """The form the block was judged in: the one holding its first wrong cell, else the one
-    it was seen to follow, else the template's first."""
-    if grade.cell:
-        r, c = a1.parse_cell(grade.cell.rpartition("!")[2].replace("$", ""))
-        for _, b in spec.forms:
-            if b.holds(r, c):
-                return b
-    for label, b in spec.forms:
-        if grade.seen and label == grade.seen:
-            return b
-    return spec.forms[0][1]
+    """The cells of the form the block was judged in."""
+    forms = dict(spec.forms)
+    return forms.get(grade.form or "", spec.forms[0][1])
 
 
 def note_text(grade: BlockGrade, reads: str) -> str:
