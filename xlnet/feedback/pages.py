@@ -7,11 +7,12 @@ from html import escape
 
 from ..verdicts import BlockGrade, FileGrade
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:60em;color:#222}
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;
 vertical-align:top}th{background:#f3f3f3}.correct{background:#e8f4e1}
 .wrong,.missing,.not_formula,.error{background:#fbe3e3}code{font-size:.95em}
-.note{color:#555}"""
+td code{overflow-wrap:anywhere}td.formula{min-width:10em;max-width:28em}.note{color:#555}
+.bar{display:inline-block;height:.8em;background:#5b8bd0}.share{min-width:12em}"""
 
 
 def _page(title: str, body: str) -> str:
@@ -27,23 +28,19 @@ def _fmt(v: object) -> str:
     return "" if v is None else str(v)
 
 
-def _row(b: BlockGrade, reveal: bool) -> str:
+def _row(b: BlockGrade, sheet: str, reveal: bool) -> str:
     name = b.block + (f" (epoch {b.epoch})" if b.epoch is not None else "")
-    cells = [
-        name,
-        b.verdict,
-        b.cell or "",
-        b.formula or "",
-        _fmt(b.expected),
-        _fmt(b.got),
-        b.hint or "",
-    ]
+    cell = b.cell or ""
+    if cell.startswith(sheet + "!"):
+        cell = cell[len(sheet) + 1 :]  # the table is the sheet's own
+    cells = [name, b.verdict, cell, b.formula or "", _fmt(b.expected), _fmt(b.got), b.hint or ""]
     tds = "".join(
-        f"<td><code>{escape(c)}</code></td>" if k == 3 and c else f"<td>{escape(c)}</td>"
+        f'<td class="formula"><code>{escape(c)}</code></td>' if k == 3 and c
+        else f"<td>{escape(c)}</td>"
         for k, c in enumerate(cells)
-    )
+    )  # fmt: skip
     if reveal:
-        tds += f"<td><code>{escape(b.expected_formula or '')}</code></td>"
+        tds += f'<td class="formula"><code>{escape(b.expected_formula or "")}</code></td>'
     return f'<tr class="{escape(b.verdict)}">{tds}</tr>'
 
 
@@ -66,40 +63,41 @@ def student_page(g: FileGrade) -> str:
     for s in g.sheets:
         parts.append(f"<h2>{escape(s.sheet)}</h2>")
         parts += [f'<p class="note">Note: {escape(n)}</p>' for n in s.notes]
-        rows = "".join(_row(b, reveal) for b in s.blocks)
+        rows = "".join(_row(b, s.sheet, reveal) for b in s.blocks)
         ths = "".join(f"<th>{h}</th>" for h in head)
         parts.append(f"<table><tr>{ths}</tr>{rows}</table>")
     return _page(f"Feedback: {who}", "\n".join(parts))
 
 
 def _histogram(scores: list[float]) -> str:
-    """The score distribution as an inline SVG bar chart, ten bins of 10 points."""
+    """The score distribution as an inline SVG bar chart: ten bins of 10 points (100 falls in
+    the last), each bar's count above it, the bins' edges below."""
     bins = [0] * 10
     for s in scores:
         bins[min(int(s // 10), 9)] += 1
-    top = max(bins) or 1
-    w, h = 40, 150
-    bars = []
+    most = max(bins) or 1
+    w, h, top, left = 40, 150, 20, 30
+    base = top + h
+    out = [f'<line x1="{left}" y1="{base}" x2="{left + 10 * w}" y2="{base}" stroke="#444"/>']
     for k, n in enumerate(bins):
-        bh = round(h * n / top)
-        x = 30 + k * w
-        bars.append(
-            f'<rect x="{x + 4}" y="{10 + h - bh}" width="{w - 8}" height="{bh}" '
-            f'fill="#5b8bd0"><title>{k * 10}-{k * 10 + 10}%: {n}</title></rect>'
-            f'<text x="{x + w / 2}" y="{h + 25}" font-size="10" text-anchor="middle">'
-            f"{k * 10}</text>"
-            + (
-                f'<text x="{x + w / 2}" y="{6 + h - bh}" font-size="10" '
-                f'text-anchor="middle">{n}</text>'
-                if n
-                else ""
-            )
+        bh = round(h * n / most)
+        x = left + k * w
+        out.append(
+            f'<rect x="{x + 4}" y="{base - bh}" width="{w - 8}" height="{bh}" fill="#5b8bd0">'
+            f"<title>{k * 10}-{k * 10 + 10}%: {n}</title></rect>"
         )
+        if n:
+            out.append(f'<text x="{x + w / 2}" y="{base - bh - 4}" font-size="11" '
+                       f'text-anchor="middle">{n}</text>')  # fmt: skip
+    for k in range(11):
+        out.append(f'<text x="{left + k * w}" y="{base + 15}" font-size="10" '
+                   f'text-anchor="middle">{k * 10}</text>')  # fmt: skip
+    out.append(f'<text x="{left + 5 * w}" y="{base + 32}" font-size="11" '
+               'text-anchor="middle">score (%)</text>')  # fmt: skip
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{30 + 10 * w + 10}" '
-        f'height="{h + 40}" role="img" aria-label="score distribution">'
-        f'<line x1="30" y1="{10 + h}" x2="{30 + 10 * w}" y2="{10 + h}" stroke="#444"/>'
-        f"{''.join(bars)}</svg>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + 10 * w + 20}" '
+        f'height="{base + 40}" role="img" aria-label="score distribution: submissions per '
+        f'10 points">{"".join(out)}</svg>'
     )
 
 
@@ -119,7 +117,9 @@ def index_page(grades: list[FileGrade], links: list[str]) -> str:
                 t[1] += 1
                 if b.hint and b.verdict != "correct":
                     hints[b.hint] += 1
-    blocks = sorted(tally.items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0]))
+    # Ties keep the order the blocks are computed in.
+    order = {k: i for i, k in enumerate(tally)}
+    blocks = sorted(tally.items(), key=lambda kv: (kv[1][0] / kv[1][1], order[kv[0]]))
     mean = sum(g.score for g in grades) / len(grades) if grades else 0.0
     parts = [
         "<h1>Class overview</h1>",
@@ -129,7 +129,8 @@ def index_page(grades: list[FileGrade], links: list[str]) -> str:
         "<h2>Blocks, hardest first</h2><table><tr><th>block</th><th>correct</th></tr>",
     ]
     parts += [
-        f"<tr><td>{escape(k)}</td><td>{ok} of {n} ({100 * ok / n:.0f}%)</td></tr>"
+        f'<tr><td>{escape(k)}</td><td class="share"><span class="bar" style="width:'
+        f'{8 * ok / n:.2f}em"></span> {ok} of {n} ({100 * ok / n:.0f}%)</td></tr>'
         for k, (ok, n) in blocks
     ]
     parts.append("</table><h2>Most frequent hints</h2><table><tr><th>hint</th><th>blocks</th></tr>")
