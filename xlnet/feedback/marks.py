@@ -30,6 +30,15 @@ def _form(spec: BlockSpec, grade: BlockGrade) -> Block:
     return forms.get(grade.form or "", spec.forms[0][1])
 
 
+def _read(arg: str, block: Block | None, here: str) -> str:
+    """An input as the note names it: "A1 (Z3:AB180)", "Z1 of epoch 2 (Train!B3:D180)"."""
+    name, _, epoch = arg.partition("@")
+    name += f" of epoch {epoch}" if epoch and epoch != "0" else " (initial)" if epoch else ""
+    if block is None:
+        return name  # a constant of the template (the class values)
+    return f"{name} ({block.whole(here).replace('$', '')})"
+
+
 def note_text(grade: BlockGrade, reads: str) -> str:
     """The note on a block's first wrong cell: verdict, expected and got, hint, its inputs."""
     lines = [f"{grade.block}: {grade.verdict}"]
@@ -61,15 +70,15 @@ def marks_for(
     tasks = tasks_for(read_book(path), template, given)
     for task, sheet in zip(tasks, grade.sheets, strict=False):
         specs = [s for s in task.blocks if s.values is None and s.kind != "input"]
-        names = {s.name.partition("@")[0]: s for s in task.blocks}
+        where = {s.name: s.forms[0][1] for s in task.blocks if s.forms}
         for spec, g in zip(specs, sheet.blocks, strict=False):
-            block = _form(spec, g)
+            block = where[spec.name] = _form(spec, g)
             cell = None
             if g.cell and g.verdict != "correct":
                 cell = a1.parse_cell(g.cell.rpartition("!")[2].replace("$", ""))
             elif g.verdict != "correct":
                 cell = (block.row, block.col)
-            reads = ", ".join(a for a in spec.args if a in names)
+            reads = ", ".join(_read(a, where.get(a), block.sheet) for a in spec.args)
             out.setdefault(block.sheet, []).append(
                 Mark(block, g.verdict == "correct", cell, note_text(g, reads))
             )
