@@ -4,7 +4,8 @@
 and "2 Layer Wine Net" sheets (the Data sheet is left alone) and saves a copy. Options cover the
 ways real solutions differ (one formula per cell or one array formula per block, a scalar or a
 per-class bias, a loss column or a loss per class, fixed or RAND() weights) and `mistake` plants
-exactly one of the common mistakes in one block; every other block keeps its correct formula.
+one or several of the common mistakes, each in its own block; every other block keeps its
+correct formula.
 
 `as_spilled` rewrites a file so that its legacy (CSE) array formulas look the way Excel 365
 saves dynamic-array (spilled) formulas: `cm="1"` on the anchor `<c>`, plus `xl/metadata.xml`
@@ -39,9 +40,14 @@ SHEETS: dict[str, str] = {"logreg": "Logistic Regression", "mlp": "2 Layer Wine 
 # have that mistake. "unanchored" exists only in the cells style (an array formula has no
 # fill-right); "transposed" only in the arrays style (MMULT with its operands swapped: the 3xF
 # result is entered into the Fx3 block, so its top 3x3 is the transpose and the rest #N/A).
+# "shifted_softmax" is the book author's own softmax: A2 reads z2 one column to its right
+# (AR:AT, z2 being AQ:AS; AT is blank), in AU3 =EXP(AR3)/(SUM(EXP(AR3:AT3))). It is planted on
+# the mlp sheet only, where the author had it (the author's logreg softmax was right), so that
+# AUTHORS plants the author's file and nothing more.
 MISTAKES: dict[str, dict[str, str]] = {
     "log": {"logreg": "Sample Loss", "mlp": "Sample Loss"},
     "unanchored": {"logreg": "A1", "mlp": "A2"},
+    "shifted_softmax": {"mlp": "A2"},
     "dz2_from_a1": {"mlp": "dZ2"},
     "tanh_deriv_z": {"mlp": "dz1"},
     "missing_n": {"logreg": "dW1", "mlp": "dW1"},
@@ -53,6 +59,10 @@ MISTAKES: dict[str, dict[str, str]] = {
 }
 CELLS_ONLY = frozenset({"unanchored"})
 ARRAYS_ONLY = frozenset({"transposed"})
+# The mistakes an expert finds in the book author's own filled-in sheet: four blocks, since
+# "log" lands in the Sample Loss of both sheets (with dZ2 from A1 and the shifted softmax on
+# the mlp sheet). fill(mistake=AUTHORS) plants all of them.
+AUTHORS: tuple[str, ...] = ("log", "dz2_from_a1", "shifted_softmax")
 
 STYLES = ("cells", "arrays")
 BIASES = ("scalar", "vector")
@@ -268,18 +278,21 @@ def _read_x(ws) -> np.ndarray:
 
 
 class _Model:
-    """The formulas of one sheet; `m(name)` is true where the planted mistake lands."""
+    """The formulas of one sheet; `m(name)` is the planted mistake that lands in block `name`
+    (fill refuses two in one block), or None."""
 
-    def __init__(self, ws, model: str, style: str, mistake: str | None, bias: str, loss: str):
+    def __init__(
+        self, ws, model: str, style: str, mistakes: tuple[str, ...], bias: str, loss: str
+    ) -> None:
         self.ws, self.model, self.bias, self.loss = ws, model, bias, loss
         self.w = _Writer(ws, style)
         self.r = rects(model, bias, loss)
-        self.mistake = mistake
+        self.planted = {MISTAKES[m][model]: m for m in mistakes if model in MISTAKES[m]}
         self.n = f"${N_CELL[0]}${N_CELL[1:]}"  # $E$1
         self.lr = f"${LR_CELL[0]}${LR_CELL[1:]}"  # $B$1
 
-    def m(self, name: str) -> bool:
-        return self.mistake is not None and MISTAKES[self.mistake].get(self.model) == name
+    def m(self, name: str) -> str | None:
+        return self.planted.get(name)
 
     def weights(self, names: Iterable[str], how: str, rng: np.random.Generator) -> None:
         for name in names:
@@ -298,7 +311,7 @@ class _Model:
         bias b_j is added to column j: INDEX(b, j) per cell when `by_index`, else the explicit
         cell; TRANSPOSE(b), a row broadcast down the rows, in an array formula."""
         o, xr, wr, br = self.r[out], self.r[x], self.r[w], self.r[b]
-        if self.m(out):  # "pasted": the right numbers, typed in as values
+        if self.m(out) == "pasted":  # the right numbers, typed in as values
             xv = _read_x(self.ws) if x == "X" else None
             if xv is None:
                 raise ValueError("pasted values are written only for a block computed from X")
@@ -329,10 +342,13 @@ class _Model:
     def softmax(self, out: str, z: str) -> None:
         o, zr = self.r[out], self.r[z]
         k = zr.ncols
+        if self.m(out) == "shifted_softmax":  # Z's shape, one column to its right
+            zr = Rect(zr.row, zr.col + 1, zr.nrows, zr.ncols)
 
         def cell(i: int, j: int) -> str:
             # "unanchored": the row range slides right as the formula is filled right.
-            row = zr.span(i, j, i, j + k - 1) if self.m(out) else zr.row_range(i)
+            unanchored = self.m(out) == "unanchored"
+            row = zr.span(i, j, i, j + k - 1) if unanchored else zr.row_range(i)
             return f"EXP({zr.cell(i, j)})/SUMPRODUCT(EXP({row}))"
 
         e = f"EXP({zr.whole()})"
@@ -346,7 +362,7 @@ class _Model:
 
     def sample_loss(self, out: str, y: str, a: str) -> None:
         o, yr, ar = self.r[out], self.r[y], self.r[a]
-        ln = "LOG" if self.m(out) else "LN"
+        ln = "LOG" if self.m(out) == "log" else "LN"
         if self.loss == "per_class":
             self.w.block(
                 o,
@@ -371,7 +387,7 @@ class _Model:
     def output_delta(self, out: str, a: str, y: str) -> None:
         """dZ = A - Y; the "dz2_from_a1" mistake reads A1 (its first K columns) instead."""
         o, ar, yr = self.r[out], self.r[a], self.r[y]
-        if self.m(out):
+        if self.m(out) == "dz2_from_a1":
             ar = Rect(self.r["A1"].row, self.r["A1"].col, ar.nrows, ar.ncols)
         self.w.block(
             o, lambda i, j: f"{ar.cell(i, j)}-{yr.cell(i, j)}", f"{ar.whole()}-{yr.whole()}"
@@ -381,9 +397,9 @@ class _Model:
         """dW = X' dZ / N, per cell SUMPRODUCT(X column i, dZ column j) / N."""
         o, xr, dzr = self.r[out], self.r[x], self.r[dz]
         wrong = self.m(out)
-        div_cell = "" if wrong and self.mistake == "missing_n" else f"/{self.n}"
-        div_arr = "" if wrong and self.mistake == "missing_n" else f"/{N_CELL}"
-        if wrong and self.mistake == "transposed":
+        div_cell = "" if wrong == "missing_n" else f"/{self.n}"
+        div_arr = "" if wrong == "missing_n" else f"/{N_CELL}"
+        if wrong == "transposed":
             array = f"MMULT(TRANSPOSE({dzr.whole()}),{xr.whole()}){div_arr}"
         else:
             array = f"MMULT(TRANSPOSE({xr.whole()}),{dzr.whole()}){div_arr}"
@@ -395,7 +411,7 @@ class _Model:
         """db = SUM(dZ) / N for a scalar bias; the column sums of dZ / N for a vector bias."""
         o, dzr = self.r[out], self.r[dz]
         # "error": the formula also adds the block's header text, which is #VALUE!.
-        bad = f"+{get_column_letter(o.col)}${o.row - 1}" if self.m(out) else ""
+        bad = f"+{get_column_letter(o.col)}${o.row - 1}" if self.m(out) == "error" else ""
         if o.nrows == 1:
             self.w.block(o, lambda i, j: f"SUM({dzr.whole()})/{self.n}{bad}", "")
         else:
@@ -409,7 +425,7 @@ class _Model:
     def hidden_delta(self, out: str, dz2: str, w2: str, a1: str) -> None:
         """dz1 = (dZ2 . W2') * (1 - A1^2); "tanh_deriv_z" uses 1 - Z1^2."""
         o, dr, wr = self.r[out], self.r[dz2], self.r[w2]
-        act = self.r["Z1"] if self.m(out) else self.r[a1]
+        act = self.r["Z1"] if self.m(out) == "tanh_deriv_z" else self.r[a1]
         self.w.block(
             o,
             lambda i, j: (
@@ -422,9 +438,9 @@ class _Model:
     def update(self, out: str, w: str, dw: str) -> None:
         """New W = W - lr * dW; "wrong_sign" adds, "blank" leaves the block empty."""
         o, wr, dr = self.r[out], self.r[w], self.r[dw]
-        if self.m(out) and self.mistake == "blank":
+        if self.m(out) == "blank":
             return
-        sign = "+" if self.m(out) else "-"
+        sign = "+" if self.m(out) == "wrong_sign" else "-"
         self.w.block(
             o,
             lambda i, j: f"{wr.cell(i, j)}{sign}{self.lr}*{dr.cell(i, j)}",
@@ -472,11 +488,41 @@ def _check(options: dict[str, tuple[str, tuple[str, ...]]]) -> None:
             raise ValueError(f"unknown {what} {value!r}; expected one of {list(allowed)}")
 
 
+def _mistakes(
+    mistake: str | Iterable[str] | None, models: tuple[str, ...], style: str, weights: str
+) -> tuple[str, ...]:
+    """The mistakes to plant, sorted (their order changes nothing in the file); ValueError for
+    one that cannot be planted in this fill, or two that would land in one block."""
+    names = () if mistake is None else (mistake,) if isinstance(mistake, str) else tuple(mistake)
+    for name in names:
+        _check({"mistake": (name, tuple(MISTAKES))})
+        if not set(models) & set(MISTAKES[name]):
+            raise ValueError(f"mistake {name!r} exists only on {sorted(MISTAKES[name])}")
+        if style == "arrays" and name in CELLS_ONLY:
+            raise ValueError(f"mistake {name!r} exists only in the cells style")
+        if style == "cells" and name in ARRAYS_ONLY:
+            raise ValueError(f"mistake {name!r} exists only in the arrays style")
+        if name == "pasted" and weights != "values":
+            raise ValueError('the "pasted" mistake needs weights="values"')
+    for model in models:
+        landed: dict[str, str] = {}
+        for name in names:
+            block = MISTAKES[name].get(model)
+            if block is None:
+                continue
+            if block in landed:
+                raise ValueError(
+                    f"mistakes {landed[block]!r} and {name!r} both land in {model} {block}"
+                )
+            landed[block] = name
+    return tuple(sorted(names))
+
+
 def fill(
     dst: Path,
     models: Iterable[str] = ("logreg", "mlp"),
     style: str = "cells",
-    mistake: str | None = None,
+    mistake: str | Iterable[str] | None = None,
     bias: str = "scalar",
     loss: str = "column",
     weights: str = "values",
@@ -488,8 +534,9 @@ def fill(
     models: the sheets to fill ("logreg", "mlp"); the others stay blank.
     style: "cells" (one formula per cell) or "arrays" (one CSE array formula per block;
         scalars stay plain formulas).
-    mistake: None, or a key of MISTAKES: planted in the block MISTAKES names, on every model
-        in `models` that has it (ValueError if none has it, or the style cannot show it).
+    mistake: None, a key of MISTAKES, or several keys (a tuple, e.g. AUTHORS): each planted in
+        the block MISTAKES names, on every model in `models` that has it (ValueError if none
+        has it, if the style cannot show it, or if two land in the same block of a model).
     bias: "scalar" (one bias per layer in the block's top cell) or "vector" (one per class or
         hidden unit down the column, added to the matching column of Z).
     loss: "column" (Sample Loss one column) or "per_class" (-Y*LN(A), one column per class).
@@ -511,18 +558,10 @@ def fill(
             "weights": (weights, WEIGHTS),
         }
     )
-    if mistake is not None:
-        _check({"mistake": (mistake, tuple(MISTAKES))})
-        if not set(models) & set(MISTAKES[mistake]):
-            raise ValueError(f"mistake {mistake!r} exists only on {sorted(MISTAKES[mistake])}")
-        if style == "arrays" and mistake in CELLS_ONLY:
-            raise ValueError(f"mistake {mistake!r} exists only in the cells style")
-        if style == "cells" and mistake in ARRAYS_ONLY:
-            raise ValueError(f"mistake {mistake!r} exists only in the arrays style")
-        if mistake == "pasted" and weights != "values":
-            raise ValueError('the "pasted" mistake needs weights="values"')
+    mistakes = _mistakes(mistake, models, style, weights)
     dst = Path(dst)
-    key = (models, style, mistake, bias, loss, weights, seed)
+    # "log", ("log",) and a tuple in another order fill the same file: one key.
+    key = (models, style, mistakes, bias, loss, weights, seed)
     if template == KLAAS and key in _FILLED:
         dst.write_bytes(_FILLED[key])
         return dst
@@ -530,7 +569,7 @@ def fill(
         warnings.simplefilter("ignore")
         wb = openpyxl.load_workbook(template)
     for model in models:
-        sheet = _Model(wb[SHEETS[model]], model, style, mistake, bias, loss)
+        sheet = _Model(wb[SHEETS[model]], model, style, mistakes, bias, loss)
         rng = np.random.default_rng(seed)
         (_fill_logreg if model == "logreg" else _fill_mlp)(sheet, weights, rng)
     wb.save(dst)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from klaas_fill import KLAAS, MISTAKES, SHEETS, as_spilled, fill
+from klaas_fill import AUTHORS, KLAAS, MISTAKES, SHEETS, as_spilled, fill
 from openpyxl.worksheet.formula import ArrayFormula
 
 from xlnet.cli import EXIT_DIFFERS, EXIT_OK, main
@@ -27,6 +27,7 @@ BLOCKS = {
 EXPECTED = {
     "log": ("wrong", "LN"),
     "unanchored": ("wrong", "anchor it with $"),
+    "shifted_softmax": ("wrong", "reads columns AR:AT, one column to the right of z2 (AQ:AS)"),
     "dz2_from_a1": ("wrong", "from A1 where it needs A2"),
     "tanh_deriv_z": ("wrong", "from Z1 where it needs A1"),
     "missing_n": ("wrong", "missing 1/N"),
@@ -313,6 +314,22 @@ def _author_softmax(model: str, style: str):
                 ws.cell(r, out + j).value = f"=EXP({a}{r})/(SUM(EXP({a}{r}:{b}{r})))"
 
     return edit
+
+
+@pytest.mark.parametrize("style", ["cells", "arrays"])
+def test_the_authors_four_mistakes(klaas, tmp_path, style):
+    """The book author's sheet as fill plants it: exactly the four blocks an expert finds are
+    not correct, each wrong with the hint its mistake gets alone."""
+    g = grade(fill(tmp_path / "authors.xlsx", style=style, mistake=AUTHORS), klaas)
+    want = {(SHEETS[model], block): m for m in AUTHORS for model, block in MISTAKES[m].items()}
+    assert len(want) == 4
+    got = {(s.sheet, b.block): b for s in g.sheets for b in s.blocks if b.verdict != "correct"}
+    assert set(got) == set(want)
+    for where, m in want.items():
+        verdict, hint = EXPECTED[m]
+        assert got[where].verdict == verdict == "wrong", where
+        assert got[where].hint and hint in got[where].hint, (where, got[where].hint)
+    assert g.score == 100.0 * (32 - 4) / 32
 
 
 @pytest.mark.parametrize("style", ["cells", "arrays"])

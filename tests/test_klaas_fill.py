@@ -4,7 +4,7 @@ Every block a filled sheet computes is held against an independent NumPy forward
 pass from the template's own inputs (X, targets, learning rate, N) and the weights in the file:
 recomputed by xlnet.evaluate, and for a few files by LibreOffice. Each planted mistake must
 change the block MISTAKES names first (in dependency order), and change it the way the mistake
-says.
+says; several planted at once write each of their blocks as when planted alone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from klaas_fill import (
+    _FILLED,
     ARRAYS_ONLY,
+    AUTHORS,
     CELLS_ONLY,
     KLAAS,
     MISTAKES,
@@ -369,6 +371,15 @@ def test_rand_weights_are_volatile_formulas(tmp_path):
         {"mistake": "transposed", "style": "cells"},
         {"mistake": "tanh_deriv_z", "models": ("logreg",)},
         {"mistake": "pasted", "weights": "rand"},
+        {"mistake": "shifted_softmax", "models": ("logreg",)},
+        # Several at once: each validated, and no two in one block of one model.
+        {"mistake": ("log", "typo")},
+        {"mistake": ("log", "unanchored"), "style": "arrays"},
+        {"mistake": ("log", "tanh_deriv_z"), "models": ("logreg",)},
+        {"mistake": ("log", "log")},
+        {"mistake": ("unanchored", "shifted_softmax")},  # both mlp A2
+        {"mistake": ("missing_n", "transposed"), "style": "arrays"},  # both dW1
+        {"mistake": ("log", "pasted"), "weights": "rand"},
     ],
 )
 def test_bad_options_are_refused(tmp_path, kw):
@@ -434,6 +445,10 @@ def check_mistake_block(mistake: str, model: str, book: Book, get: Getter, want:
         expected = np.column_stack(
             [a[:, 0], e[:, 1] / (e[:, 1] + e[:, 2] + 1), e[:, 2] / (e[:, 2] + 1 + np.exp(a[:, 0]))]
         )
+    elif mistake == "shifted_softmax":
+        # z2 one column to the right: its 2nd and 3rd columns, then the blank column (0).
+        z = want["z2"]
+        expected = softmax(np.column_stack([z[:, 1], z[:, 2], np.zeros(len(z))]))
     elif mistake == "dz2_from_a1":
         expected = want["A1"][:, :3] - inp["Y"]
     elif mistake == "tanh_deriv_z":
@@ -468,6 +483,73 @@ def test_mistake_lands_in_its_block(filled, tmp_path, style, mistake):
             continue
         want = reference(model, inputs(model), weights_of(get, model, "scalar"), "column")
         check_mistake_block(mistake, model, book, get, want)
+
+
+def block_content(book: Book, sheet: str, ref: str) -> tuple:
+    """What was entered in a block: its formulas, values and array formulas (anchor, text,
+    size) by cell."""
+    s = book.sheet(sheet)
+    r0, c0, nr, nc = _bounds(ref)
+
+    def inside(rc: tuple[int, int]) -> bool:
+        return r0 <= rc[0] < r0 + nr and c0 <= rc[1] < c0 + nc
+
+    return tuple(
+        {rc: v for rc, v in d.items() if inside(rc)} for d in (s.formulas, s.values, s.arrays)
+    )
+
+
+@pytest.mark.parametrize("style", ["cells", "arrays"])
+def test_authors_mistakes_write_each_block_as_alone(filled, tmp_path, style):
+    """fill(mistake=AUTHORS) writes each block as the one mistake landing there writes it alone,
+    and every other block as the correct fill does."""
+    ok = filled[(style, "scalar", "column")][1]
+    both = read_book(fill(tmp_path / "authors.xlsx", style=style, mistake=AUTHORS))
+    alone = {m: read_book(fill(tmp_path / f"{m}.xlsx", style=style, mistake=m)) for m in AUTHORS}
+    landed = set()
+    for model in MODELS:
+        at = {MISTAKES[m][model]: m for m in AUTHORS if model in MISTAKES[m]}
+        for name, ref in blocks(model).items():
+            want = alone[at[name]] if name in at else ok
+            got = block_content(both, SHEETS[model], ref)
+            assert got == block_content(want, SHEETS[model], ref), (style, model, name)
+            if name in at:
+                assert got != block_content(ok, SHEETS[model], ref), (style, model, name)
+                landed.add((model, name))
+    # The author's four blocks: the LOG loss on both sheets, dZ2 and the shifted A2.
+    assert landed == {("logreg", "Sample Loss"), ("mlp", "Sample Loss"), ("mlp", "dZ2"),
+                      ("mlp", "A2")}  # fmt: skip
+
+
+def test_fill_cache_keys_mistakes_as_a_set(tmp_path):
+    """One name and a 1-tuple of it fill the same file, a tuple in any order too; each distinct
+    set of mistakes is filled (and cached) once and gets its own file."""
+    seed = 7  # a seed no other test fills with: the keys counted here are this test's own
+
+    def keys() -> int:
+        return sum(1 for k in _FILLED if k[-1] == seed)
+
+    def formula(path: Path, cell: str) -> str:
+        r0, c0, _, _ = _bounds(cell)
+        return read_book(path).sheet(SHEETS["mlp"]).formulas[(r0, c0)]
+
+    assert keys() == 0
+    none = fill(tmp_path / "none.xlsx", seed=seed)
+    fill(tmp_path / "empty.xlsx", seed=seed, mistake=())
+    assert keys() == 1
+    one = fill(tmp_path / "one.xlsx", seed=seed, mistake="log")
+    fill(tmp_path / "tuple1.xlsx", seed=seed, mistake=("log",))
+    assert keys() == 2
+    two = fill(tmp_path / "two.xlsx", seed=seed, mistake=("dz2_from_a1", "log"))
+    again = fill(tmp_path / "again.xlsx", seed=seed, mistake=["log", "dz2_from_a1"])
+    dz2 = fill(tmp_path / "dz2.xlsx", seed=seed, mistake="dz2_from_a1")  # a subset of `two`
+    assert keys() == 4
+    assert two.read_bytes() == again.read_bytes()
+    assert (tmp_path / "tuple1.xlsx").read_bytes() == one.read_bytes()
+    # BC3 the loss, BI3 dZ2 (A2 is AU, A1 AD, the targets AY).
+    files = (none, one, two, dz2)
+    assert [formula(p, "BC3").count("LOG(") for p in files] == [0, 1, 1, 0]
+    assert [formula(p, "BI3") for p in files] == ["=AU3-AY3", "=AU3-AY3", "=AD3-AY3", "=AD3-AY3"]
 
 
 # --- Excel 365 spilled formulas ---------------------------------------------------------------
@@ -517,17 +599,22 @@ def test_libreoffice_agrees_with_numpy(need_soffice, tmp_path, style, bias, loss
 
 
 @pytest.mark.libreoffice
-def test_libreoffice_spilled_and_unanchored(need_soffice, tmp_path):
+def test_libreoffice_spilled_unanchored_and_shifted(need_soffice, tmp_path):
     """LibreOffice opens as_spilled output and computes it right; the unanchored softmax slides
-    into the empty column (read as 0) and the block's own first column."""
+    into the empty column (read as 0) and the block's own first column; the shifted softmax
+    reads the empty column as 0 too, in both styles (SUMPRODUCT(EXP(row)) is no implicit
+    intersection)."""
     spilled = as_spilled(fill(tmp_path / "arrays.xlsx", style="arrays"), tmp_path / "sp.xlsx")
-    unanchored = fill(tmp_path / "unanchored.xlsx", mistake="unanchored")
-    for path in (spilled, unanchored):
+    planted = [("unanchored", "cells"), ("shifted_softmax", "cells"), ("shifted_softmax", "arrays")]
+    paths = [(None, spilled)] + [
+        (m, fill(tmp_path / f"{m}-{style}.xlsx", style=style, mistake=m)) for m, style in planted
+    ]
+    for mistake, path in paths:
         out = recalculate(path, tmp_path / "lo")
         get = from_cached(out)
         for model in MODELS:
-            if path == spilled:
+            if mistake is None:
                 check_against_numpy(get, model, "scalar", "column")
-                continue
-            want = reference(model, inputs(model), weights_of(get, model, "scalar"), "column")
-            check_mistake_block("unanchored", model, read_book(path), get, want)
+            elif model in MISTAKES[mistake]:
+                want = reference(model, inputs(model), weights_of(get, model, "scalar"), "column")
+                check_mistake_block(mistake, model, read_book(path), get, want)
