@@ -115,13 +115,40 @@ def _index(*args: np.ndarray) -> np.ndarray:
     if len(args) != 4:
         raise Unsupported("INDEX with other than (array, row, column)")
     _, arr, row, col = args
+    if row.shape[1:] != (1, 1) or col.shape[1:] != (1, 1) or row.dtype == bool or col.dtype == bool:
+        raise Unsupported("INDEX at an array of places, or at TRUE")
     g = max(arr.shape[0], row.shape[0], col.shape[0])
     r = np.broadcast_to(row, (g, 1, 1)).reshape(g).astype(int) - 1
     c = np.broadcast_to(col, (g, 1, 1)).reshape(g).astype(int) - 1
-    if (r < 0).any() or (c < 0).any() or (r >= arr.shape[1]).any() or (c >= arr.shape[2]).any():
+    if (r < -1).any() or (c < -1).any() or (r >= arr.shape[1]).any() or (c >= arr.shape[2]).any():
         raise Unsupported("INDEX out of range is #REF!")
     full = np.broadcast_to(arr, (g, *arr.shape[1:]))
-    return full[np.arange(g), r, c].reshape(g, 1, 1)
+    # Row (or column) 0 is the whole column (or row), as in Excel: when every cell says so.
+    whole_rows, whole_cols = r == -1, c == -1
+    if not whole_rows.any() and not whole_cols.any():
+        return full[np.arange(g), r, c].reshape(g, 1, 1)
+    if not (whole_rows.all() or not whole_rows.any()) or not (
+        whole_cols.all() or not whole_cols.any()
+    ):
+        raise Unsupported("INDEX of a whole row or column in some cells only")
+    if whole_rows.all() and whole_cols.all():
+        return full
+    if whole_rows.all():
+        return full[np.arange(g), :, c][:, :, None]
+    return full[np.arange(g), r, :][:, None, :]
+
+
+# ROW, COLUMN, ROWS, COLUMNS and AREAS read a reference's address, which the evaluator passes
+# as an array (cells or 1, 1, 4) of (first row, first column, rows, columns), counted from 1.
+_LINE_MAX = 1 << 16  # ROW of a longer range (a whole column) goes cell by cell
+
+
+def _line(a: np.ndarray, axis: int) -> np.ndarray:
+    n = a[:, :, 2 + axis]
+    if (n != n[0, 0]).any() or n[0, 0] > _LINE_MAX:
+        raise Unsupported("ROW or COLUMN of ranges of several sizes, or of a whole column")
+    steps = np.arange(int(n[0, 0]), dtype=float)
+    return a[:, :, axis : axis + 1] + (steps[None, :, None] if axis == 0 else steps[None, None])
 
 
 def _match(value: np.ndarray, arr: np.ndarray, kind: np.ndarray | None = None) -> np.ndarray:
@@ -153,7 +180,11 @@ IMPLEMENTATIONS: dict[str, Callable[..., np.ndarray]] = {
     "TRANSPOSE": lambda a: a.swapaxes(1, 2),
     "STDEV.P": _no_booleans(_stdev_p), "_XLFN.STDEV.P": _no_booleans(_stdev_p),
     "IF": _if, "INDEX": _index, "MATCH": _no_booleans(_match), "BYPASS": lambda a: a,
+    "ROW": lambda a: _line(a, 0), "COLUMN": lambda a: _line(a, 1),
+    "ROWS": lambda a: a[:, :, 2:3], "COLUMNS": lambda a: a[:, :, 3:4],
+    "AREAS": lambda a: np.ones((a.shape[0], 1, 1)),
 }  # fmt: skip
+ADDRESS = frozenset({"ROW", "COLUMN", "ROWS", "COLUMNS", "AREAS"})  # take addresses, not values
 
 
 @dataclass(frozen=True)
@@ -161,6 +192,7 @@ class Plan:
     """Straight-line program: slots hold arrays shaped (cells or 1, rows, cols)."""
 
     inputs: tuple[tuple[str, int], ...]  # formulas' name of each reference input, its slot
+    addresses: frozenset[int]  # which of `inputs` are addresses (for ROW, ROWS...), not values
     consts: tuple[tuple[int, np.ndarray], ...]
     steps: tuple[tuple[Callable[..., np.ndarray], tuple[int, ...], int], ...]
     out: int
@@ -176,8 +208,9 @@ def make_plan(builder: Any, names: dict[str, str] | None = None) -> Plan | None:
         key=lambda kv: kv[1].get("index", (0,)),
     )
     produced = {o for _, v in functions for o in v["outputs"]}
-    slots: dict[object, int] = {}
-    inputs: list[str] = []
+    slots: dict[object, int] = {}  # a node's value; ("@", node): a reference input's address
+    inputs: list[tuple[str, int]] = []
+    addresses: set[int] = set()  # which of `inputs` are addresses
     consts: list[tuple[int, np.ndarray]] = []
 
     def slot(node: object) -> int:
@@ -196,10 +229,20 @@ def make_plan(builder: Any, names: dict[str, str] | None = None) -> Plan | None:
             else:
                 raise Unsupported(f"constant {value!r}")
         elif isinstance(node, str):
-            inputs.append(node)
+            inputs.append((node, slots[node]))
         else:
             raise Unsupported(f"input {node!r}")
         return slots[node]
+
+    def address(node: object) -> int:
+        key = ("@", node)
+        if key not in slots:
+            if not isinstance(node, str) or node in produced or node in dsp.default_values:
+                raise Unsupported(f"the address of {node!r}")  # ROW(INDEX(...)), ROWS({1,2})
+            slots[key] = len(slots)
+            addresses.add(len(inputs))
+            inputs.append((node, slots[key]))
+        return slots[key]
 
     try:
         steps = []
@@ -208,6 +251,14 @@ def make_plan(builder: Any, names: dict[str, str] | None = None) -> Plan | None:
             impl = IMPLEMENTATIONS.get(name)
             if impl is None or len(spec["outputs"]) != 1:
                 return None
+            if name in ADDRESS:
+                # ROW(ref) and COLUMN(ref) also take the formula's own cell, a constant None
+                # until a cell is given (unused: refs.own_cell gives ROW() its cell).
+                refs = [i for i in spec["inputs"] or () if not _unset(dsp, i)]
+                if len(refs) != 1:
+                    return None
+                steps.append((impl, (address(refs[0]),), slot(spec["outputs"][0])))
+                continue
             args = tuple(slot(i) for i in spec["inputs"] or ())
             steps.append((impl, args, slot(spec["outputs"][0])))
         if functions:
@@ -219,7 +270,11 @@ def make_plan(builder: Any, names: dict[str, str] | None = None) -> Plan | None:
             out = slot(data[0])
     except Unsupported:
         return None
-    return Plan(tuple((n, slots[n]) for n in inputs), tuple(consts), tuple(steps), out, len(slots))
+    return Plan(tuple(inputs), frozenset(addresses), tuple(consts), tuple(steps), out, len(slots))
+
+
+def _unset(dsp: Any, node: object) -> bool:
+    return node in dsp.default_values and dsp.default_values[node]["value"] is None
 
 
 def run(plan: Plan, inputs: list[np.ndarray], cells: int) -> tuple[np.ndarray, np.ndarray]:

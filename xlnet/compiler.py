@@ -37,6 +37,7 @@ class _Parsed:
     builder: Any
     plan: Plan | None
     error: tuple[XlError, str] | None  # the text does not parse
+    address: frozenset[str] = frozenset()  # inputs that ROW, COLUMN, ROWS... take
 
 
 # Keyed by the text alone, which is all a parse depends on (where its inputs point is resolved
@@ -53,7 +54,9 @@ def _parse(parser: Parser, text: str) -> _Parsed:
     if hit is None:
         try:
             tokens, builder = parser.ast(text)
-            hit = _Parsed(builder, make_plan(builder, _double_negations(tokens, builder)), None)
+            address = _own_functions(builder)
+            plan = make_plan(builder, _double_negations(tokens, builder))
+            hit = _Parsed(builder, plan, None, address)
         except Exception as exc:  # formulas raises many types for what it cannot parse
             hit = _Parsed(None, None, (xl_error("#NAME?"), f"cannot compile {text}: {exc}"))
         while len(_parsed) >= _PARSED_MAX:
@@ -75,6 +78,11 @@ class Compiled:
     error: tuple[XlError, str] | None = None  # what every cell holds when it cannot compile
     func: Callable | None = None
     order: list[int] = field(default_factory=list)  # func input -> reference index
+    address: frozenset[str] = frozenset()  # inputs whose address a function reads
+    addressed: list[bool] = field(default_factory=list)  # per func input: one of those
+    # Reference index -> where a whole column or row ends for ROWS and COLUMNS (the sheet's
+    # end; `refs` stop at its used cells, all that is read of its values).
+    whole: dict[int, Ref] = field(default_factory=dict)
 
 
 class Compiler:
@@ -96,8 +104,11 @@ class Compiler:
         compiled = Compiled("=" + body, here, refs)
         parsed = _parse(self.parser, compiled.text)
         compiled.builder, compiled.plan, compiled.error = parsed.builder, parsed.plan, parsed.error
+        compiled.address = parsed.address
         if compiled.plan is not None:
             compiled.plan_order = [self._index(inp, compiled) for inp, _ in compiled.plan.inputs]
+            for (inp, _), k in zip(compiled.plan.inputs, compiled.plan_order, strict=True):
+                self._whole(inp, k, compiled)
         self.cache[key] = compiled
         return compiled
 
@@ -111,6 +122,9 @@ class Compiler:
             compiled.error = (xl_error("#NAME?"), f"cannot compile {compiled.text}: {exc}")
             return
         compiled.order = [self._index(inp, compiled) for inp in func.inputs]
+        compiled.addressed = [inp in compiled.address for inp in func.inputs]
+        for inp, k in zip(func.inputs, compiled.order, strict=True):
+            self._whole(inp, k, compiled)
         compiled.func = func
 
     def _index(self, inp: str, compiled: Compiled) -> int:
@@ -119,6 +133,28 @@ class Compiler:
             return compiled.refs.index(target)
         except ValueError:
             raise EvalError(f"cannot match input {inp!r} of {compiled.text}") from None
+
+    def _whole(self, inp: str, k: int, compiled: Compiled) -> None:
+        if inp in compiled.address:
+            full = self.resolver.input_target(inp, compiled.here, compiled.text, clip=False)
+            if full != compiled.refs[k]:
+                compiled.whole[k] = full
+
+
+def _own_functions(builder: Any) -> frozenset[str]:
+    """xlnet's ROW, COLUMN, ROWS, COLUMNS and AREAS in place of formulas' (functions.py), and
+    INDEX with Excel's row or column 0; returns the inputs whose address the former read."""
+    address = set()
+    for fid, node in builder.dsp.nodes.items():
+        if node["type"] != "function":
+            continue
+        name = str(fid).split("<")[0].upper()
+        if name in functions.ADDRESS:
+            node["function"] = functions.ADDRESS[name]
+            address.update(i for i in node.get("inputs") or () if isinstance(i, str))
+        elif name == "INDEX":
+            node["function"] = functions.index(node["function"])
+    return frozenset(address)
 
 
 def _negate_twice(x: object) -> object:

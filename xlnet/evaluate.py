@@ -23,8 +23,9 @@ import numpy as np
 from . import a1
 from .batch import Unsupported, run, run_block
 from .compiler import Compiled, Compiler, compute
-from .groups import Failure, Group, group_book, sheet_cells, used_extent
-from .refs import EvalError, Resolver
+from .functions import addressed
+from .groups import CellTexts, Failure, Group, group_book, sheet_cells, used_extent
+from .refs import EMPTY_CALL, EvalError, Resolver, own_cell
 from .result import FormulaCells, Result, from_cached
 from .schedule import Cells, schedule
 from .values import EMPTY, Grids, input_value, is_error, xl_error
@@ -53,6 +54,9 @@ def evaluate(
     """
     names = list(book.sheets)
     cells = sheet_cells(book)
+    for kinds in cells:
+        for k in kinds:
+            _own_cells(k)
     resolver = Resolver(book, used_extent(book, cells))
     grouped = group_book(cells, resolver)
     failures = grouped.failures
@@ -103,6 +107,18 @@ def evaluate(
     return result
 
 
+def _own_cells(cells: CellTexts) -> None:
+    """ROW() and COLUMN() given the cell's own address (refs.own_cell), so that each cell of a
+    group that shares such a formula computes its own."""
+    if not EMPTY_CALL.search("\n".join(cells.texts)):  # one search: the usual case, none
+        return
+    nr = np.ones(len(cells.texts), dtype=int) if cells.nr is None else cells.nr
+    nc = np.ones(len(cells.texts), dtype=int) if cells.nc is None else cells.nc
+    cells.texts = [own_cell(t, r, c, a, b) for t, r, c, a, b in zip(
+        cells.texts, cells.rows.tolist(), cells.cols.tolist(), nr.tolist(), nc.tolist(),
+        strict=True)]  # fmt: skip
+
+
 def _name(names: list[str], s: int, r: int, c: int) -> str:
     return f"{names[s]}!{a1.cell(r, c)}"
 
@@ -149,6 +165,8 @@ def _extents(book: Book, groups: list[Group], failures: list[Failure]) -> list[t
         reach.check(names[t])
     for g in groups:
         for k, rc in enumerate(g.refs):
+            if rc.address:  # its values are never read: ROWS(A:A) needs no grid of a column
+                continue
             for axis, ends in ((0, rc.r0 + rc.h), (1, rc.c0 + rc.w)):
                 i = int(np.argmax(ends))
                 r, c = int(g.rows[i]), int(g.cols[i])
@@ -199,6 +217,8 @@ def _reads(groups: list[Group], shapes: list[tuple[int, int]]) -> list[np.ndarra
     reads = [np.zeros(shape, dtype=bool) for shape in shapes]
     for g in groups:
         for rc in g.refs:
+            if rc.address:  # ROW(A5), ROWS(A1:A9): where the range is, not what it holds
+                continue
             mask = reads[rc.sheet]
             if rc.h * rc.w == 1:
                 mask[rc.r0, rc.c0] = True
@@ -207,6 +227,20 @@ def _reads(groups: list[Group], shapes: list[tuple[int, int]]) -> list[np.ndarra
             for r, c in corners.tolist():
                 mask[r : r + rc.h, c : c + rc.w] = True
     return reads
+
+
+def _address(group: Group, compiled: Compiled, k: int, sel: Cells) -> np.ndarray:
+    """Where reference k is for the cells `sel`, as batch.py's ROW, ROWS... take it: (cells or
+    1, 1, 4) of first row, first column, rows and columns, counted from 1."""
+    whole = compiled.whole.get(k)
+    if whole is not None:
+        _, r0, c0, r1, c1 = whole
+        return np.array([r0 + 1, c0 + 1, r1 - r0 + 1, c1 - c0 + 1], dtype=float).reshape(1, 1, 4)
+    rc = group.refs[k]
+    r0, c0 = rc.r0[sel], rc.c0[sel]
+    out = np.empty((len(r0), 1, 4))
+    out[:, 0, 0], out[:, 0, 1], out[:, 0, 2], out[:, 0, 3] = r0 + 1, c0 + 1, rc.h, rc.w
+    return out
 
 
 def _shifted(
@@ -249,7 +283,10 @@ class _Run:
     ) -> np.ndarray:
         """Vectorised cells of `sel`; returns those left to the cell-by-cell path."""
         idx = _cells(sel)
-        per_cell = sum(group.refs[k].h * group.refs[k].w for k in compiled.plan_order)
+        plan = compiled.plan
+        assert plan is not None
+        per_cell = sum(4 if j in plan.addresses else group.refs[k].h * group.refs[k].w
+                       for j, k in enumerate(compiled.plan_order))  # fmt: skip
         step = max(1, _GATHER // max(per_cell, 1))
         if len(idx) > step:
             # In chunks, so that no step gathers more than _GATHER numbers.
@@ -259,7 +296,10 @@ class _Run:
         n = len(idx)
         ok = np.ones(n, dtype=bool)
         arrays = []
-        for k in compiled.plan_order:
+        for j, k in enumerate(compiled.plan_order):
+            if j in plan.addresses:
+                arrays.append(_address(group, compiled, k, sel))
+                continue
             rc = group.refs[k]
             r0, c0 = rc.r0[sel], rc.c0[sel]
             num, isnum = g.num[rc.sheet], g.isnum[rc.sheet]
@@ -295,7 +335,7 @@ class _Run:
         if not ok.any():
             return idx
         try:
-            values, finite = run(compiled.plan, arrays, n)  # type: ignore[arg-type]
+            values, finite = run(plan, arrays, n)
         except Unsupported:
             return idx
         ok &= finite
@@ -316,7 +356,10 @@ class _Run:
         if compiled.plan is None or compiled.error is not None:
             return False
         arrays = []
-        for k in compiled.plan_order:
+        for j, k in enumerate(compiled.plan_order):
+            if j in compiled.plan.addresses:
+                arrays.append(_address(group, compiled, k, slice(i, i + 1)))
+                continue
             rc = group.refs[k]
             r0, c0 = int(rc.r0[i]), int(rc.c0[i])
             sl = (slice(r0, r0 + rc.h), slice(c0, c0 + rc.w))
@@ -336,9 +379,13 @@ class _Run:
         """One formula with formulas' own function: the spreadsheet's values and errors."""
         self.compiler.function(compiled)
         args = []
-        for k in compiled.order:
+        for k, where in zip(compiled.order, compiled.addressed, strict=True):
             t, r0, c0, r1, c1 = group.ref(k, i)
-            args.append(self.g.obj[t][r0 : r1 + 1, c0 : c1 + 1])
+            values = self.g.obj[t][r0 : r1 + 1, c0 : c1 + 1]
+            if where:  # ROW, ROWS...: where the range is, whole columns to the sheet's end
+                t, r0, c0, r1, c1 = compiled.whole.get(k, (t, r0, c0, r1, c1))
+                values = addressed(values, r0, c0, r1 - r0 + 1, c1 - c0 + 1)
+            args.append(values)
         nr, nc = group.size or (1, 1)
         out, why = compute(compiled, args, nr, nc)
         s, r, c = group.sheet, int(group.rows[i]), int(group.cols[i])

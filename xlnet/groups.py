@@ -35,6 +35,7 @@ class RefCols:
     c0: np.ndarray
     h: int
     w: int
+    address: bool = False  # the whole argument of ROW, COLUMN, ROWS...: no value is read
 
 
 @dataclass
@@ -370,7 +371,8 @@ def _merge(key: tuple, parts: list) -> Group:
         r0 = np.concatenate([lo[k] for _, _, _, lo, _ in parts])
         c0 = np.concatenate([np.full(len(idx), an.refs[k].c0, dtype=np.int32)
                              for _, idx, an, _, _ in parts])  # fmt: skip
-        refs.append(RefCols(sheet, r0, c0, heights[k], widths[k]))
+        address = parts[0][2].refs[k].address  # the skeleton's: alike in every part
+        refs.append(RefCols(sheet, r0, c0, heights[k], widths[k], address))
     return Group(
         sheet=s,
         text=cells0.texts[idx0[0]],

@@ -162,6 +162,8 @@ def _dependencies(groups: list[Group], rects: _Rects, owner: list[np.ndarray]) -
             continue
         start = rects.start[ks]
         for rc in g.refs:
+            if rc.address:  # ROW(A5), ROWS(A1:A9): where the range is, not what it holds
+                continue
             lo_r = np.minimum.reduceat(rc.r0, start).tolist()
             hi_r = (np.maximum.reduceat(rc.r0, start) + rc.h - 1).tolist()
             lo_c = np.minimum.reduceat(rc.c0, start).tolist()
@@ -263,7 +265,7 @@ def _circle(
                 for rr in range(r, r + nr):
                     for cc in range(c, c + nc):
                         master[(s, rr, cc)] = (s, r, c)
-    refs = {node: [groups[gi].ref(k, i) for k in range(len(groups[gi].refs))]
+    refs = {node: [groups[gi].ref(k, i) for k, rc in enumerate(groups[gi].refs) if not rc.address]
             for node, (gi, i) in nodes.items()}  # fmt: skip
 
     def visit(node: Node) -> list[Node] | int:
