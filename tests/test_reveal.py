@@ -13,6 +13,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 import xlnet
 from xlnet import a1
 from xlnet.grade import grade_file
+from xlnet.libreoffice import recalculate
 from xlnet.tasks import tasks_for
 from xlnet.template import TemplateError, load_template
 from xlnet.xlsxio import read_book
@@ -60,6 +61,18 @@ def test_the_templates_formulas_compute_a_correct_book(tmp_path, klaas, bias, lo
     wrote = read_book(out)
     assert all("LOG(" not in f and "^" not in f for s in wrote.sheets.values()
                for f in s.formulas.values())  # fmt: skip
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize(("bias", "loss"), [("scalar", "column"), ("vector", "per_class")])
+def test_libreoffice_computes_the_templates_formulas_alike(need_soffice, tmp_path, klaas,
+                                                          bias, loss):  # fmt: skip
+    from test_klaas_fill import MODELS, check_against_numpy, from_cached
+
+    src = fill(tmp_path / "src.xlsx", bias=bias, loss=loss, mistake="wrong_sign")
+    out = recalculate(_with_template_formulas(src, tmp_path / "t.xlsx", klaas), tmp_path / "lo")
+    for model in MODELS:
+        check_against_numpy(from_cached(out), model, bias, loss)
 
 
 def test_every_formula_block_of_the_template_has_a_formula(klaas):
