@@ -7,28 +7,14 @@ import posixpath
 import re
 import zipfile
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
 
 from .. import a1
 from ..outfile import atomic_write
 from .marks import Mark
+from .notes import Note, Package, add_notes
 
 WRONG_FILL = "FFFBE3E3"  # light enough that the values stay readable
 RIGHT_FILL = "FFE8F4E1"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
-_CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
-# CT_Worksheet's elements that come after legacyDrawing: it goes before the first of them
-_AFTER_LEGACY = (
-    "legacyDrawingHF",
-    "drawingHF",
-    "picture",
-    "oleObjects",
-    "controls",
-    "webPublishItems",
-    "tableParts",
-    "extLst",
-)
 
 
 def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
@@ -198,55 +184,6 @@ def _insert_blank(xml: str, blank: dict[int, list[tuple[int, str]]]) -> str:
     return xml[: data.start(1)] + "".join(out) + xml[data.end(1) :]
 
 
-def _comments(notes: list[tuple[tuple[int, int], str]]) -> str:
-    body = "".join(
-        f'<comment ref="{a1.cell(r, c)}" authorId="0"><text><r><rPr><sz val="8"/><color '
-        f'indexed="81"/><rFont val="Tahoma"/><family val="2"/></rPr><t xml:space="preserve">'
-        f"{escape(text)}</t></r></text></comment>"
-        for (r, c), text in notes
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<comments xmlns='
-        '"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><authors><author>xlnet'
-        f"</author></authors><commentList>{body}</commentList></comments>"
-    )
-
-
-def _vml(notes: list[tuple[tuple[int, int], str]], idmap: int) -> str:
-    shapes = "".join(
-        f'<v:shape id="_x0000_s{idmap * 1024 + k + 1}" type="#_x0000_t202" style="position:'
-        "absolute;margin-left:59.25pt;margin-top:1.5pt;width:180pt;height:90pt;z-index:"
-        f'{k + 1};visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto"><v:fill '
-        'color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype='
-        '"none"/><v:textbox style="mso-direction-alt:auto"><div style="text-align:left"></div>'
-        '</v:textbox><x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
-        f"<x:Anchor>{c + 1}, 15, {max(r - 1, 0)}, 10, {c + 4}, 15, {r + 5}, 4</x:Anchor>"
-        f"<x:AutoFill>False</x:AutoFill><x:Row>{r}</x:Row><x:Column>{c}</x:Column>"
-        "</x:ClientData></v:shape>"
-        for k, ((r, c), _) in enumerate(notes)
-    )
-    return (
-        '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:'
-        'office:office" xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout '
-        f'v:ext="edit"><o:idmap v:ext="edit" data="{idmap}"/></o:shapelayout><v:shapetype '
-        'id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,'
-        'xe"><v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/>'
-        f"</v:shapetype>{shapes}</xml>"
-    )
-
-
-def _rels_path(part: str) -> str:
-    folder, name = posixpath.split(part)
-    return f"{folder}/_rels/{name}.rels"
-
-
-def _free(names: set[str], pattern: str) -> str:
-    k = 1
-    while pattern.format(k) in names:
-        k += 1
-    return pattern.format(k)
-
-
 def write_annotated(src: Path, out: Path, marks: dict[str, list[Mark]]) -> None:
     """Write `src` with `marks` to `out` (atomically); `src` is only read."""
     with zipfile.ZipFile(src) as z:
@@ -255,8 +192,8 @@ def write_annotated(src: Path, out: Path, marks: dict[str, list[Mark]]) -> None:
         sheets = _sheet_parts(z)
     changed: dict[str, bytes] = {}
     styles = _Styles(parts["xl/styles.xml"].decode("utf-8"))
-    ct = parts["[Content_Types].xml"].decode("utf-8")
-    for idmap, (name, sheet_marks) in enumerate(marks.items(), start=1):
+    pkg = Package(parts, changed, parts["[Content_Types].xml"].decode("utf-8"))
+    for name, sheet_marks in marks.items():
         part = sheets.get(name)
         if part is None or part not in parts:
             continue
@@ -266,13 +203,16 @@ def write_annotated(src: Path, out: Path, marks: dict[str, list[Mark]]) -> None:
             for _, _, r, c in m.block.cells():
                 fills[(r, c)] = rgb
         xml = _fill_cells(parts[part].decode("utf-8"), fills, styles)
-        notes = [(m.note_cell, m.note) for m in sheet_marks if m.note_cell is not None]
-        if notes and "<legacyDrawing " not in xml:
-            # A sheet that has notes of its own keeps them, and gets only the fills.
-            xml, ct = _add_notes(xml, part, notes, idmap, parts, changed, ct)
+        notes = [
+            Note(m.note_cell, m.note, tuple((r, c) for _, _, r, c in m.block.cells()))
+            for m in sheet_marks
+            if m.note_cell is not None
+        ]
+        if notes:
+            xml = add_notes(pkg, part, xml, notes)
         changed[part] = xml.encode("utf-8")
     changed["xl/styles.xml"] = styles.text().encode("utf-8")
-    changed["[Content_Types].xml"] = ct.encode("utf-8")
+    changed["[Content_Types].xml"] = pkg.ct.encode("utf-8")
 
     def write(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zo:
@@ -283,42 +223,3 @@ def write_annotated(src: Path, out: Path, marks: dict[str, list[Mark]]) -> None:
                 zo.writestr(name, data)
 
     atomic_write(out, write)
-
-
-def _add_notes(xml, part, notes, idmap, parts, changed, ct):
-    names = set(parts) | set(changed)
-    comments = _free(names, "xl/comments{}.xml")
-    vml = _free(names, "xl/drawings/vmlDrawing{}.vml")
-    changed[comments] = _comments(notes).encode("utf-8")
-    changed[vml] = _vml(notes, idmap).encode("utf-8")
-    rels_part = _rels_path(part)
-    rels = parts.get(rels_part, b"").decode("utf-8") or (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns='
-        '"http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>'
-    )
-    used = set(re.findall(r'\sId="([^"]*)"', rels))
-    rid_c, rid_v = _free(used, "rIdx{}"), ""
-    used.add(rid_c)
-    rid_v = _free(used, "rIdx{}")
-    here = posixpath.dirname(part)
-    rels = rels.replace(
-        "</Relationships>",
-        f'<Relationship Id="{rid_v}" Type="{_REL_NS}/vmlDrawing" Target='
-        f"{quoteattr(posixpath.relpath(vml, here))}/>"
-        f'<Relationship Id="{rid_c}" Type="{_REL_NS}/comments" Target='
-        f"{quoteattr(posixpath.relpath(comments, here))}/></Relationships>",
-    )
-    changed[rels_part] = rels.encode("utf-8")
-    root = re.search(r"<worksheet\b[^>]*>", xml)
-    if root and f'xmlns:r="{_REL_NS}"' not in root.group(0):
-        xml = xml.replace(root.group(0), root.group(0)[:-1] + f' xmlns:r="{_REL_NS}">', 1)
-    tag = f'<legacyDrawing r:id="{rid_v}"/>'
-    after = re.search(r"<(?:" + "|".join(_AFTER_LEGACY) + r")\b", xml)
-    at = after.start() if after else xml.rindex("</worksheet>")
-    xml = xml[:at] + tag + xml[at:]
-    if 'Extension="vml"' not in ct:
-        ct = ct.replace("</Types>", f'<Default Extension="vml" ContentType="{_CT_VML}"/></Types>')
-    ct = ct.replace(
-        "</Types>", f'<Override PartName="/{comments}" ContentType="{_CT_COMMENTS}"/></Types>'
-    )
-    return xml, ct
