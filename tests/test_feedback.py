@@ -13,7 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from klaas_fill import MISTAKES, fill
+from klaas_fill import AUTHORS, MISTAKES, SHEETS, fill
 from openpyxl.chart import BarChart, Reference
 
 from xlnet.grade import grade_file
@@ -22,7 +22,12 @@ from xlnet.xlsxio import read_cached
 from xlsx_edit import edit_book
 
 ROOT = Path(__file__).resolve().parents[1]
-PLANTED = ("log", "dz2_from_a1")  # two of the author's own mistakes, one file each
+# The author's four mistakes in one file, laid out with a loss column per class (the copy marks
+# the form the student chose); LOG alone in another, with a bias per class.
+PLANTED: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "authors": (AUTHORS, {"loss": "per_class"}),
+    "log": (("log",), {"bias": "vector"}),
+}
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
@@ -97,7 +102,7 @@ def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("feedback")
     subs = d / "submissions"
     subs.mkdir()
-    files = [fill(subs / f"{m}.xlsx", mistake=m) for m in PLANTED]
+    files = [fill(subs / f"{stem}.xlsx", mistake=m, **kw) for stem, (m, kw) in PLANTED.items()]
     files.append(
         _with_chart_and_image(fill(d / "plain.xlsx", mistake="blank"), subs / "pictures.xlsx")
     )
@@ -147,7 +152,9 @@ def test_notes_sit_on_the_wrong_blocks_with_their_hints(run, klaas):
         wrong = {
             (s.sheet, b.block): b for s in g.sheets for b in s.blocks if b.verdict != "correct"
         }
-        assert {blk for _, blk in wrong} == set(MISTAKES[f.stem].values())
+        planted = PLANTED[f.stem][0]
+        assert set(wrong) == {(SHEETS[model], block) for m in planted
+                              for model, block in MISTAKES[m].items()}  # fmt: skip
         wb = openpyxl.load_workbook(out / f.name)
         notes = {
             (ws.title, c.coordinate): c.comment.text
@@ -159,9 +166,16 @@ def test_notes_sit_on_the_wrong_blocks_with_their_hints(run, klaas):
         assert len(notes) == len(wrong)
         for (sheet, block), b in wrong.items():
             text = notes[(sheet, b.cell.rpartition("!")[2])]
-            assert text.startswith(f"{block}: {b.verdict}") and b.hint in text
+            assert text.startswith(f"{block}: {b.verdict}") and b.hint and b.hint in text
+            assert "expected formula" not in text  # not asked for
             cell = wb[sheet][b.cell.rpartition("!")[2]]
             assert cell.fill.fgColor.rgb == "FFFBE3E3"
+    authors = openpyxl.load_workbook(out / "authors.xlsx")
+    ws = authors["Logistic Regression"]
+    assert "reads from: A1 (Z3:AB180), Y (AD3:AF180)" in ws["AH3"].comment.text
+    # The loss was judged in its per-class form: all three columns are marked, to the last row.
+    assert all(ws[c].fill.fgColor.rgb == "FFFBE3E3" for c in ("AH3", "AJ3", "AJ180"))
+    assert ws["AK3"].fill.fgColor.rgb != "FFFBE3E3"
 
 
 def test_the_copy_regrades_identically_and_keeps_its_values(run, klaas):
