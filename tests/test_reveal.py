@@ -217,3 +217,18 @@ def test_bad_template_formulas_are_refused(tmp_path, block, why):
         path.write_text("\n".join(lines[:6] + lines[7:]) + "\n", encoding="utf-8")
     with pytest.raises(TemplateError, match=why.replace("(", r"\(").replace(")", r"\)")):
         load_template(path)
+
+
+def test_the_api_reveals_when_asked(tmp_path):
+    sub = fill(tmp_path / "s.xlsx", mistake="dz2_from_a1")
+    hidden = xlnet.check(sub, template="klaas-ch1", jobs=1)
+    shown = xlnet.check(sub, template="klaas-ch1", jobs=1, reveal=True)
+    assert all(b.expected_formula is None for g in hidden for b in g.graded)
+    dz2 = next(b for b in shown[0].graded if b.block == "dZ2")
+    assert dz2.verdict == "wrong" and dz2.expected_formula == f"={dz2_cell(dz2.cell)}"
+
+
+def dz2_cell(cell: str) -> str:
+    """dZ2 = A2 - Targets at the first wrong cell: the template's formula moved there."""
+    r, c = a1.parse_cell(cell.rpartition("!")[2])
+    return f"{a1.cell(r, c - 14)}-{a1.cell(r, c - 10)}"  # AU3-AY3 at BI3
