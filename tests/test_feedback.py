@@ -130,6 +130,12 @@ def run(tmp_path_factory):
     return files, before, out, result
 
 
+@pytest.fixture(scope="module")
+def graded(run, klaas):
+    """Each submission of `run` graded once, for the tests that compare with its grade."""
+    return {f: grade_file(f, klaas) for f in run[0]}
+
+
 def test_feedback_writes_a_copy_and_page_per_file_and_the_index(run):
     files, _, out, result = run
     assert result.returncode == 1, result.stderr  # the planted mistakes
@@ -145,10 +151,10 @@ def test_submissions_are_never_changed(run):
     assert {f: _sha(f) for f in files} == before
 
 
-def test_notes_sit_on_the_wrong_blocks_with_their_hints(run, klaas):
+def test_notes_sit_on_the_wrong_blocks_with_their_hints(run, graded):
     files, _, out, _ = run
     for f in files[: len(PLANTED)]:
-        g = grade_file(f, klaas)
+        g = graded[f]
         wrong = {
             (s.sheet, b.block): b for s in g.sheets for b in s.blocks if b.verdict != "correct"
         }
@@ -178,10 +184,10 @@ def test_notes_sit_on_the_wrong_blocks_with_their_hints(run, klaas):
     assert ws["AK3"].fill.fgColor.rgb != "FFFBE3E3"
 
 
-def test_the_copy_regrades_identically_and_keeps_its_values(run, klaas):
+def test_the_copy_regrades_identically_and_keeps_its_values(run, klaas, graded):
     files, _, out, _ = run
     for f in files:
-        a, b = grade_file(f, klaas), grade_file(out / f.name, klaas)
+        a, b = graded[f], grade_file(out / f.name, klaas)
         assert [x.to_json() for x in a.graded] == [x.to_json() for x in b.graded]
         assert read_cached(f) == read_cached(out / f.name)
 
@@ -228,13 +234,13 @@ def _parse(path: Path) -> _Page:
     return p
 
 
-def test_pages_parse_and_name_every_block(run, klaas):
+def test_pages_parse_and_name_every_block(run, graded):
     files, _, out, _ = run
     for f in files:
         page = _parse(out / (f.stem + ".html"))
         assert "script" not in page.tags and "link" not in page.tags
         text = " ".join(page.text)
-        g = grade_file(f, klaas)
+        g = graded[f]
         assert f"Score {g.score:g}%" in text
         for s in g.sheets:
             assert s.sheet in text

@@ -10,6 +10,7 @@ from pathlib import Path
 from .checkreport import FD_CHECK, BlockCheck, Report
 from .comparison import Cells, blocks_to_check, chaos_epoch, compare_cells
 from .evaluate import EvalError, Result, evaluate, from_cached
+from .layout import SHEETS
 from .reference import gradient_check, train
 from .run import Run
 from .spec import DEFAULT_ENGINE, ENGINES
@@ -60,7 +61,7 @@ def verify(
 ) -> Report:
     """Recompute every formula of the file with `engine` and compare it with NumPy
     (`progress` and `tick` as for `recompute`)."""
-    book = read_book(path)
+    book = read_book(path, require=SHEETS)
     run = Run.from_book(book)
     expected = train(run.program, run.inputs)
     result = recompute(book, path, engine, progress, tick)

@@ -198,7 +198,9 @@ def _workbook_part(pkg: _Package) -> str:
     raise BookError(f"{pkg.path}: a zip archive but not an .xlsx workbook (no workbook part)")
 
 
-def _read(path: str | Path, cached: bool) -> tuple[Book, dict[str, Cells]]:
+def _read(
+    path: str | Path, cached: bool, require: tuple[str, ...] = ()
+) -> tuple[Book, dict[str, Cells]]:
     path = Path(path)
     check_archive(path)
     try:
@@ -218,6 +220,9 @@ def _read(path: str | Path, cached: bool) -> tuple[Book, dict[str, Cells]]:
                 if not name or any(name.upper() == n.upper() for n, _ in sheet_parts):
                     raise BookError(f"{path}: two sheets are named {name!r}, or one is unnamed")
                 sheet_parts.append((name, target if kind == "worksheet" else ""))
+        for name in require:  # refused before a million rows of another sheet are read
+            if not any(name.upper() == n.upper() for n, p in sheet_parts if p):
+                raise BookError(f"{path}: no sheet named {name!r}")
         for name in sorted(pkg.names):
             # Every XML part is parsed, so a broken one is refused as Excel refuses it; the
             # worksheets are parsed below, for their cells.
@@ -274,9 +279,10 @@ def _names(book: Book, entries, sheet_parts: list[tuple[str, str]]) -> None:
         table[name] = text.strip()
 
 
-def read_book(path: str | Path) -> Book:
-    """Every sheet's entered values and formulas, and the workbook's defined names."""
-    return _read(path, cached=False)[0]
+def read_book(path: str | Path, require: tuple[str, ...] = ()) -> Book:
+    """Every sheet's entered values and formulas, and the workbook's defined names; a file
+    without a worksheet named in `require` is refused before any sheet is read."""
+    return _read(path, cached=False, require=require)[0]
 
 
 def read_cached(path: str | Path) -> dict[str, dict[tuple[int, int], object]]:
