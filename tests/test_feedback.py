@@ -296,6 +296,72 @@ def test_colliding_paths_are_refused(tmp_path, cli, names, why):
     assert {f: f.read_bytes() for f in files} == before
 
 
+@pytest.mark.parametrize(
+    ("folder", "why"),
+    [
+        ("afile", "is a file, not a folder"),
+        ("nope/deeper/fb", "does not exist"),
+        ("", "name is empty"),
+        ("tmpl", "would replace"),
+    ],
+)
+def test_a_bad_feedback_folder_is_refused_before_grading(tmp_path, cli, run, folder, why):
+    files = run[0]
+    (tmp_path / "afile").write_text("x")
+    # A template of one's own whose workbook the copy of a submission of that name would
+    # replace.
+    (tmp_path / "tmpl").mkdir()
+    toml = (ROOT / "xlnet" / "templates" / "klaas-ch1.toml").read_text(encoding="utf-8")
+    (tmp_path / "tmpl" / "mine.toml").write_text(toml, encoding="utf-8")
+    shutil.copy(files[0], tmp_path / "tmpl" / "klaas-ch1.xlsx")
+    sub = tmp_path / "subs" / "klaas-ch1.xlsx"
+    sub.parent.mkdir()
+    shutil.copy(files[0], sub)
+    before = _sha(tmp_path / "tmpl" / "klaas-ch1.xlsx")
+    report = tmp_path / "r.csv"
+    r = cli("check", "--template", tmp_path / "tmpl" / "mine.toml", sub, "--report", report,
+            "--feedback", str(tmp_path / folder) if folder else "", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 2 and why in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not report.exists() and r.stdout == ""  # refused before grading
+    assert _sha(tmp_path / "tmpl" / "klaas-ch1.xlsx") == before
+    assert not (tmp_path / "nope").exists()
+
+
+def test_a_file_the_copy_cannot_annotate_still_gets_its_page(tmp_path, cli, run):
+    """A submission without a styles part grades; its page says why it has no copy, and the
+    others' feedback is written."""
+    files = run[0]
+    odd = tmp_path / "odd.xlsx"
+    with zipfile.ZipFile(files[1]) as zin, zipfile.ZipFile(odd, "w") as zout:
+        for item in zin.infolist():
+            if item.filename != "xl/styles.xml":
+                data = zin.read(item.filename)
+                if item.filename.endswith(".rels"):
+                    data = re.sub(rb"<Relationship [^>]*styles\.xml\"/>", b"", data)
+                zout.writestr(item, data)
+    long = tmp_path / ("a" * 240 + ".xlsx")  # its temporary name must not be too long
+    shutil.copy(files[0], long)
+    out = tmp_path / "fb"
+    r = cli("check", "--template", "klaas-ch1", odd, long, "--feedback", out, "--jobs", "1")
+    assert r.returncode == 1, r.stderr
+    assert "no annotated copy" in (out / "odd.html").read_text(encoding="utf-8")
+    assert not (out / "odd.xlsx").exists() and (out / long.name).exists()
+    assert "odd.html" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_file_name_that_is_not_utf8_gets_its_page_and_link(tmp_path, cli, run):
+    import os
+
+    name = os.fsdecode(b"stu\xff.xlsx")
+    shutil.copy(run[0][0], tmp_path / name)
+    out = tmp_path / "fb"
+    r = cli("check", "--template", "klaas-ch1", tmp_path / name, "--feedback", out, "--jobs", "1")
+    assert r.returncode == 1, r.stderr
+    page = out / os.fsdecode(b"stu\xff.html")
+    assert page.exists() and "stu?.xlsx" in page.read_text(encoding="utf-8")
+    assert 'href="stu%FF.html"' in (out / "index.html").read_text(encoding="utf-8")
+
+
 def test_an_xlsm_copy_keeps_its_extension_and_the_folder_is_made(tmp_path, run):
     from xlnet.feedback import feedback_paths
 

@@ -125,7 +125,7 @@ def test_nothing_is_revealed_unless_asked(tmp_path, cli):
     doc = json.loads(shown.stdout)
     formulas = [b.get("expected_formula") for s in doc["sheets"] for b in s["blocks"]]
     assert "=-(AD3*LN(Z3)+AE3*LN(AA3)+AF3*LN(AB3))" in formulas
-    assert "expected formula: =-(AD3*LN(Z3)" in text_shown.stdout
+    assert "expected formula in AH3: =-(AD3*LN(Z3)" in text_shown.stdout
     for folder, present in (("plain", False), ("shown", True)):
         page = (tmp_path / folder / "s.html").read_text(encoding="utf-8")
         assert ("expected formula" in page) is present

@@ -307,9 +307,14 @@ def check(
     weights = read_points(points, tmpl) if points is not None else None
     people = load_roster(roster) if roster is not None else None
     if feedback is not None:
-        from .feedback import feedback_paths
+        from .feedback import feedback_paths, open_folder
 
-        feedback_paths(paths, Path(feedback))  # refused before any grading
+        if not str(feedback):
+            raise XlnetError("the feedback folder's name is empty")
+        inputs = (tmpl.path, tmpl.source) if tmpl is not None else ()
+        inputs += tuple(Path(p) for p in (points, roster, report) if p is not None)
+        feedback_paths(paths, Path(feedback), inputs)  # refused before any grading
+        open_folder(Path(feedback))
     grades = Grades(
         grade_files(paths, tmpl, jobs=jobs, progress=progress, given=groups, reveal=reveal)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import sys
@@ -346,6 +347,10 @@ def _error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not UTF-8 reaches us as surrogates: printed escaped, not a crash.
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
     try:
         with sigterm_raises():
             code = _main(parser, argv)

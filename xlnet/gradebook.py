@@ -124,4 +124,4 @@ def report_csv(grades: list[FileGrade], roster: Roster | None = None) -> str:
 def write_report(grades: list[FileGrade], path: Path, roster: Roster | None = None) -> None:
     """Write the gradebook atomically: a temporary file beside it, renamed into place."""
     text = report_csv(grades, roster)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", errors="replace"))

@@ -20,7 +20,8 @@ def atomic_write(out: Path, write):
     the output (a full disk) comes out as an OSError naming `out`."""
     folder = out.parent if str(out.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+        # The name is cut: a valid 250-byte name must not make its temporary one too long.
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name[:100]}.", suffix=".tmp", dir=folder)
     except OSError as exc:  # a missing or read-only folder: name the output, not our temp file
         raise OSError(exc.errno, exc.strerror, str(out)) from None
     os.close(fd)

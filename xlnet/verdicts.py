@@ -118,7 +118,7 @@ class FileGrade:
                 else:
                     line += _detail(b)
                 if b.expected_formula:
-                    line += f"\n{'':<32}expected formula: {b.expected_formula}"
+                    line += f"\n{'':<32}{expected_formula(b)}"
                 lines.append(line)
         n = len(self.graded)
         ok = sum(b.verdict == "correct" for b in self.graded)
@@ -126,6 +126,13 @@ class FileGrade:
         pts = f", {self.points_earned:g} of {self.points_possible:g} points" if weighted else ""
         lines.append(f"  score {self.score:g}% ({ok} of {n} blocks correct{pts})")
         return "\n".join(lines)
+
+
+def expected_formula(b: BlockGrade) -> str:
+    """The revealed formula as the report and the notes say it, with the cell it is for (an
+    exercise's formulas do not all fill from one cell to the next)."""
+    where = f" in {b.cell.rpartition('!')[2]}" if b.cell else ""
+    return f"expected formula{where}: {b.expected_formula}"
 
 
 def _detail(b: BlockGrade) -> str:

@@ -9,7 +9,7 @@ from .. import a1
 from ..block import Block
 from ..tasks import tasks_for
 from ..template import BlockSpec, Template
-from ..verdicts import BlockGrade, FileGrade
+from ..verdicts import BlockGrade, FileGrade, expected_formula
 from ..words import quantity
 from ..xlsxio import read_book
 
@@ -51,7 +51,7 @@ def note_text(grade: BlockGrade, reads: str) -> str:
     if reads:
         lines.append(f"reads from: {reads}")
     if grade.expected_formula:
-        lines.append(f"expected formula: {grade.expected_formula}")
+        lines.append(expected_formula(grade))
     return "\n".join(lines)
 
 

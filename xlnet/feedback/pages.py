@@ -44,7 +44,7 @@ def _row(b: BlockGrade, sheet: str, reveal: bool) -> str:
     return f'<tr class="{escape(b.verdict)}">{tds}</tr>'
 
 
-def student_page(g: FileGrade) -> str:
+def student_page(g: FileGrade, problem: str | None = None) -> str:
     """One submission's page: score, every block with its verdict and first wrong cell's
     formula, expected and got, hint, and the notes about each sheet; and the template's
     formulas where the grades carry them (--reveal)."""
@@ -57,6 +57,8 @@ def student_page(g: FileGrade) -> str:
     ]
     if g.error:
         parts.append(f'<p class="error">{escape(g.error)}</p>')
+    if problem:
+        parts.append(f'<p class="note">{escape(problem)}</p>')
     head = ["block", "verdict", "cell", "formula", "expected", "got", "hint"]
     if reveal:
         head.append("expected formula")
