@@ -253,3 +253,20 @@ def test_roster_columns_named_like_the_gradebooks_own_are_prefixed(books, tmp_pa
     frame = xlnet.check(books["ana"], template="klaas-ch1", roster=roster, jobs=1).to_frame()
     assert list(frame.columns[:5]) == ["roster student", "roster score", "file", "student", "score"]
     assert frame["roster student"][0] == "Ana Berg" and frame["score"][0] < 100
+
+
+def test_feedback_pages_show_points_and_the_rosters_names(books, tmp_path):
+    import xlnet
+
+    points = _toml(tmp_path, _points(LOGREG, '[{ name = "Sample Loss", points = 5 }]'))
+    out = tmp_path / "fb"
+    grades = xlnet.check([books["ben"], books["stranger"]], template="klaas-ch1", points=points,
+                         roster=ROSTER, jobs=1, feedback=out)  # fmt: skip
+    ben = grades[0]
+    page = (out / (books["ben"].stem + ".html")).read_text(encoding="utf-8")
+    assert f"{ben.points_earned:g} of {ben.points_possible:g} points" in page
+    assert "<th>points</th>" in page and "5 of 5" in page
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "<bdi>Ben Okafor</bdi>" in index
+    stranger = (out / (books["stranger"].stem + ".html")).read_text(encoding="utf-8")
+    assert "Okafor" not in stranger

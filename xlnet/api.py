@@ -326,7 +326,13 @@ def check(
     if feedback is not None:
         from .feedback import write_feedback
 
-        write_feedback(paths, list(grades), Path(feedback), tmpl, groups)
+        names = None
+        if people is not None:
+            from .gradebook import roster_rows
+
+            names = [r[people.col].strip() if r and people.col < len(r) else None
+                     for r in roster_rows(list(grades), people)]  # fmt: skip
+        write_feedback(paths, list(grades), Path(feedback), tmpl, groups, names)
     return grades
 
 

@@ -3,6 +3,7 @@ class's index.html."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -77,10 +78,14 @@ def write_feedback(
     folder: Path,
     template: Template | None,
     given: tuple[str, ...] | None,
+    names: list[str | None] | None = None,
 ) -> None:
-    """Write the copies, the pages and index.html for `grades` (of `files`, in order)."""
+    """Write the copies, the pages and index.html for `grades` (of `files`, in order);
+    `names`: each file's student as the roster names them, where the file does not."""
     paths = feedback_paths(files, folder)
     folder.mkdir(exist_ok=True)
+    who = names or [None] * len(grades)
+    grades = [replace(g, student=g.student or n) for g, n in zip(grades, who, strict=True)]
     for f, g, (copy, page) in zip(files, grades, paths, strict=True):
         problem = None
         if not g.error:

@@ -28,12 +28,14 @@ def _fmt(v: object) -> str:
     return "" if v is None else str(v)
 
 
-def _row(b: BlockGrade, sheet: str, reveal: bool) -> str:
+def _row(b: BlockGrade, sheet: str, reveal: bool, weighted: bool) -> str:
     name = b.block + (f" (epoch {b.epoch})" if b.epoch is not None else "")
     cell = b.cell or ""
     if cell.startswith(sheet + "!"):
         cell = cell[len(sheet) + 1 :]  # the table is the sheet's own
     cells = [name, b.verdict, cell, b.formula or "", _fmt(b.expected), _fmt(b.got), b.hint or ""]
+    if weighted:
+        cells.append(f"{b.points if b.verdict == 'correct' else 0:g} of {b.points:g}")
     tds = "".join(
         f'<td class="formula"><code>{escape(c)}</code></td>' if k == 3 and c
         else f"<td>{escape(c)}</td>"
@@ -51,21 +53,24 @@ def student_page(g: FileGrade, problem: str | None = None) -> str:
     reveal = any(b.expected_formula for b in g.graded)
     who = g.file + (f" ({g.student})" if g.student else "")
     ok = sum(b.verdict == "correct" for b in g.graded)
+    weighted = any(b.points != 1.0 for b in g.graded)
+    pts = f", {g.points_earned:g} of {g.points_possible:g} points" if weighted else ""
     parts = [
-        f"<h1>{escape(who)}</h1>",
-        f"<p><strong>Score {g.score:g}%</strong> ({ok} of {len(g.graded)} blocks correct)</p>",
+        f"<h1><bdi>{escape(who)}</bdi></h1>",  # a student's right-to-left text stays inside
+        f"<p><strong>Score {g.score:g}%</strong> ({ok} of {len(g.graded)} blocks correct{pts})</p>",
     ]
     if g.error:
         parts.append(f'<p class="error">{escape(g.error)}</p>')
     if problem:
         parts.append(f'<p class="note">{escape(problem)}</p>')
     head = ["block", "verdict", "cell", "formula", "expected", "got", "hint"]
+    head += ["points"] if weighted else []
     if reveal:
         head.append("expected formula")
     for s in g.sheets:
         parts.append(f"<h2>{escape(s.sheet)}</h2>")
         parts += [f'<p class="note">Note: {escape(n)}</p>' for n in s.notes]
-        rows = "".join(_row(b, s.sheet, reveal) for b in s.blocks)
+        rows = "".join(_row(b, s.sheet, reveal, weighted) for b in s.blocks)
         ths = "".join(f"<th>{h}</th>" for h in head)
         parts.append(f"<table><tr>{ths}</tr>{rows}</table>")
     return _page(f"Feedback: {who}", "\n".join(parts))
@@ -142,8 +147,8 @@ def index_page(grades: list[FileGrade], links: list[str]) -> str:
     )
     for g, link in zip(grades, links, strict=True):
         parts.append(
-            f'<tr><td><a href="{escape(link)}">{escape(g.file)}</a></td>'
-            f"<td>{escape(g.student or '')}</td><td>{g.score:g}%"
+            f'<tr><td><a href="{escape(link)}"><bdi>{escape(g.file)}</bdi></a></td>'
+            f"<td><bdi>{escape(g.student or '')}</bdi></td><td>{g.score:g}%"
             + (" (not graded)" if g.error else "")
             + "</td></tr>"
         )
