@@ -295,7 +295,7 @@ def check(
     per file, and DIR/index.html; `reveal=True` gives each graded block the formula it should
     hold (the template's, in the form the student chose) in the grades, notes and pages."""
     from .exercises import load_roster, parse_given
-    from .gradebook import grade_files, write_report
+    from .gradebook import grade_files, roster_names, write_report
     from .points import apply_points, read_points
     from .template import load_template
 
@@ -326,12 +326,7 @@ def check(
     if feedback is not None:
         from .feedback import write_feedback
 
-        names = None
-        if people is not None:
-            from .gradebook import roster_rows
-
-            names = [r[people.col].strip() if r and people.col < len(r) else None
-                     for r in roster_rows(list(grades), people)]  # fmt: skip
+        names = roster_names(list(grades), people) if people is not None else None
         write_feedback(paths, list(grades), Path(feedback), tmpl, groups, names)
     return grades
 

@@ -75,6 +75,12 @@ def roster_rows(grades: list[FileGrade], roster: Roster) -> list[tuple[str, ...]
     return [by_stem.get(Path(g.file).stem.lower()) for g in grades]
 
 
+def roster_names(grades: list[FileGrade], roster: Roster) -> list[str | None]:
+    """Each file's student as the roster names them; None for a file no student matches."""
+    return [r[roster.col].strip() if r and roster.col < len(r) else None
+            for r in roster_rows(grades, roster)]  # fmt: skip
+
+
 def _roster_head(roster: Roster, own: list[str]) -> list[str]:
     head = list(roster.header) or ["name"]
     return [f"roster {h}" if h in own else h for h in head]
