@@ -42,6 +42,26 @@ def test_recalculation_is_forced(need_soffice, small_books, tmp_path):
     assert verify(bad, engine="libreoffice").ok
 
 
+def test_a_failed_conversion_throws_its_profile_away(need_soffice, small_books, tmp_path):
+    """The profile is kept between conversions (a second one reuses it and still recalculates:
+    the test above), and thrown away when one fails, so no stale state is reused."""
+    from xlnet import libreoffice
+    from xlnet.libreoffice import LibreOfficeError
+
+    recalculate(small_books[("logreg", "softmax")], tmp_path / "a")
+    kept = libreoffice._profile
+    assert kept is not None and kept.is_dir()
+    recalculate(small_books[("logreg", "softmax")], tmp_path / "b")
+    assert libreoffice._profile == kept
+    junk = tmp_path / "junk.xlsx"
+    junk.write_bytes(b"not a workbook")
+    with pytest.raises(LibreOfficeError):
+        recalculate(junk, tmp_path / "c", timeout=120)
+    assert libreoffice._profile is None and not kept.exists()
+    out = recalculate(small_books[("logreg", "softmax")], tmp_path / "d")
+    assert out.exists()
+
+
 def test_wrong_formula_is_caught(need_soffice, small_books, tmp_path):
     src = small_books[("mlp", "softmax")]
     run = Run.from_book(read_book(src))
