@@ -106,11 +106,8 @@ def _revealed(
     """The formula the block should hold, in the form judged: at its first wrong cell when
     that lies in the form, else at its first cell."""
     block = dict(forms)[judged.form]
-    row, col = block.row, block.col
-    if judged.grade.cell:
-        r, c = a1.parse_cell(judged.grade.cell.rpartition("!")[2].replace("$", ""))
-        if block.holds(r, c):
-            row, col = r, c
+    at = judged.grade.at
+    row, col = at if at is not None and block.holds(*at) else (block.row, block.col)
     return task.formula_at(spec, judged_forms, row, col)
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import a1
 from .tolerances import GRADE_TOLERANCE, within
 from .words import quantity
 
@@ -38,6 +39,13 @@ class BlockGrade:
     # The template's formula for its first wrong cell (or its first cell): only when the
     # instructor asks (`--reveal`), in the form the student chose.
     expected_formula: str | None = None
+
+    @property
+    def at(self) -> tuple[int, int] | None:
+        """Its first wrong cell as (row, col), 0-based; None when it names none."""
+        if not self.cell:
+            return None
+        return a1.parse_cell(self.cell.rpartition("!")[2].replace("$", ""))
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -101,5 +101,5 @@ def write_feedback(
 
 
 def _text(path: Path, text: str) -> None:
-    # A file name that is not UTF-8 (its bytes as surrogates) shows as U+FFFD, not a crash.
+    # A file name that is not UTF-8 (its bytes as surrogates) shows as "?", not a crash.
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", errors="replace"))

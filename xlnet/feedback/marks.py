@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import a1
 from ..block import Block
 from ..tasks import tasks_for
 from ..template import BlockSpec, Template
@@ -74,10 +73,8 @@ def marks_for(
         for spec, g in zip(specs, sheet.blocks, strict=False):
             block = where[spec.name] = _form(spec, g)
             cell = None
-            if g.cell and g.verdict != "correct":
-                cell = a1.parse_cell(g.cell.rpartition("!")[2].replace("$", ""))
-            elif g.verdict != "correct":
-                cell = (block.row, block.col)
+            if g.verdict != "correct":
+                cell = g.at or (block.row, block.col)
             reads = ", ".join(_read(a, where.get(a), block.sheet) for a in spec.args)
             out.setdefault(block.sheet, []).append(
                 Mark(block, g.verdict == "correct", cell, note_text(g, reads))
