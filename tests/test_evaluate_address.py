@@ -228,3 +228,14 @@ def test_a_students_index_rows_gradient_is_graded_correct(tmp_path, monkeypatch,
                 for b in s.blocks}  # fmt: skip
     assert verdicts[("2 Layer Wine Net", "dW1")] == "correct"
     assert set(verdicts.values()) == {"correct"}
+
+
+def test_every_address_function_has_both_implementations():
+    """refs.ADDRESS_FUNCTIONS names them once; the cell-by-cell and the vectorised path each
+    implement every one."""
+    from xlnet.batch import IMPLEMENTATIONS
+    from xlnet.functions import ADDRESS
+    from xlnet.refs import ADDRESS_FUNCTIONS
+
+    assert set(ADDRESS) == ADDRESS_FUNCTIONS
+    assert ADDRESS_FUNCTIONS <= set(IMPLEMENTATIONS)

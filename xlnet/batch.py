@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .refs import ADDRESS_FUNCTIONS
+
 
 class Unsupported(Exception):
     """This group cannot be computed here; use the cell-by-cell path."""
@@ -184,7 +186,6 @@ IMPLEMENTATIONS: dict[str, Callable[..., np.ndarray]] = {
     "ROWS": lambda a: a[:, :, 2:3], "COLUMNS": lambda a: a[:, :, 3:4],
     "AREAS": lambda a: np.ones((a.shape[0], 1, 1)),
 }  # fmt: skip
-ADDRESS = frozenset({"ROW", "COLUMN", "ROWS", "COLUMNS", "AREAS"})  # take addresses, not values
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ def make_plan(builder: Any, names: dict[str, str] | None = None) -> Plan | None:
             impl = IMPLEMENTATIONS.get(name)
             if impl is None or len(spec["outputs"]) != 1:
                 return None
-            if name in ADDRESS:
+            if name in ADDRESS_FUNCTIONS:
                 # ROW(ref) and COLUMN(ref) also take the formula's own cell, a constant None
                 # until a cell is given (unused: refs.own_cell gives ROW() its cell).
                 refs = [i for i in spec["inputs"] or () if not _unset(dsp, i)]

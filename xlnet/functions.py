@@ -129,7 +129,7 @@ def _areas(ref: object) -> object:
     return 1.0 if getattr(ref, "address", None) is not None else _error("#VALUE!")
 
 
-ADDRESS: dict[str, Callable[..., object]] = {
+ADDRESS: dict[str, Callable[..., object]] = {  # one for each of refs.ADDRESS_FUNCTIONS
     "ROW": _row,
     "COLUMN": _column,
     "ROWS": functools.partial(_count, axis=0),
