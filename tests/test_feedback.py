@@ -555,12 +555,12 @@ def _notes_of(path: Path, klaas) -> dict[str, str]:
 def _sheet_comment_parts(path: Path, sheet: str) -> dict[str, str]:
     """The parts of `sheet`'s rels by the tail of their type ("comments", "threadedComment"),
     and "vml": the one its <legacyDrawing> points at."""
-    from xlnet.feedback.notes import _parse_rels, _rels_path
+    from xlnet.feedback.notes import parse_rels, rels_path
     from xlsx_edit import sheet_part
 
     part = sheet_part(path, sheet)
     with zipfile.ZipFile(path) as z:
-        rels = _parse_rels(z.read(_rels_path(part)).decode(), part)
+        rels = parse_rels(z.read(rels_path(part)).decode(), part)
         xml = z.read(part).decode()
         rid = re.search(r'<legacyDrawing\b[^>]*\sr:id="([^"]+)"', xml)[1]
         out = {"vml": next(r.target for r in rels if r.id == rid)}
@@ -825,3 +825,22 @@ def test_a_note_on_a_threaded_cell_moves_or_joins_the_stand_in(rows, theirs, whe
         assert "dW: wrong\n(the first wrong cell, C3, holds a threaded comment)" in new_comments
         assert f"<x:Row>{where[0]}</x:Row><x:Column>2</x:Column>" in new
         assert new.startswith(vml.removesuffix("</xml>"))
+
+
+def test_a_workbook_with_single_quoted_attributes_is_marked(tmp_path, cli, run, graded):
+    """XML allows either quote: the copy finds the sheets (and the styles part through the
+    workbook's rels) and marks them, where it used to find none and mark nothing."""
+    src = run[0][0]
+    odd = tmp_path / "squote.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(odd, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+                data = re.sub(rb'(\s[\w:]+)="([^"]*)"', rb"\1='\2'", data)
+            zout.writestr(item, data)
+    out = tmp_path / "fb"
+    assert cli("check", "--template", "klaas-ch1", odd, "--feedback", out).returncode == 1
+    wb = openpyxl.load_workbook(out / odd.name)
+    notes = [c for ws in wb for row in ws.iter_rows() for c in row if c.comment]
+    wrong = [b for b in graded[src].graded if b.verdict != "correct"]
+    assert len(notes) == len(wrong) and all(c.fill.fgColor.rgb == "FFFBE3E3" for c in notes)

@@ -46,7 +46,7 @@ class Package:
         vmls = {n for n in parts if n.lower().endswith(".vml")}
         for rels in (n for n in parts if n.endswith(".rels")):
             owner = rels.replace("/_rels/", "/").removesuffix(".rels")
-            vmls |= {r.target for r in _parse_rels(self.text(rels) or "", owner) if r.vml}
+            vmls |= {r.target for r in parse_rels(self.text(rels) or "", owner) if r.vml}
         for name in vmls:
             text = self.text(name)
             if text is not None:
@@ -111,7 +111,7 @@ class Package:
 
 
 @dataclass(frozen=True)
-class _Rel:
+class Rel:
     id: str
     type: str
     target: str  # the part's name in the zip
@@ -121,27 +121,30 @@ class _Rel:
         return self.type.endswith("/vmlDrawing")
 
 
-def _attr(tag: str, name: str) -> str | None:
+def attr(tag: str, name: str) -> str | None:
+    """Attribute `name` of an XML start tag, in double or single quotes (both are XML)."""
     m = re.search(rf"\s{re.escape(name)}\s*=\s*([\"'])(.*?)\1", tag, re.S)
     return m.group(2) if m else None
 
 
-def _rels_path(part: str) -> str:
+def rels_path(part: str) -> str:
+    """The relationships part of `part` ("" for the package's own: _rels/.rels)."""
     folder, name = posixpath.split(part)
-    return f"{folder}/_rels/{name}.rels"
+    return posixpath.join(folder, "_rels", f"{name}.rels")
 
 
-def _parse_rels(text: str, owner: str) -> list[_Rel]:
+def parse_rels(text: str, owner: str) -> list[Rel]:
+    """The internal relationships in rels part `text` of part `owner`, targets resolved."""
     out = []
     for m in re.finditer(r"<(?:\w+:)?Relationship\b[^>]*>", text):
-        rid, typ, target = (_attr(m.group(0), k) for k in ("Id", "Type", "Target"))
-        if rid and typ and target and _attr(m.group(0), "TargetMode") != "External":
+        rid, typ, target = (attr(m.group(0), k) for k in ("Id", "Type", "Target"))
+        if rid and typ and target and attr(m.group(0), "TargetMode") != "External":
             full = (
                 target[1:]
                 if target.startswith("/")
                 else posixpath.join(posixpath.dirname(owner), target)
             )
-            out.append(_Rel(rid, typ, posixpath.normpath(full)))
+            out.append(Rel(rid, typ, posixpath.normpath(full)))
     return out
 
 
@@ -156,7 +159,7 @@ def add_notes(pkg: Package, part: str, xml: str, notes: list[Note]) -> str:
     """The worksheet `xml` (of `part`) with `notes` added; the comments, VML, rels and content
     types they need are put in `pkg`. The sheet's own comments, shapes and threaded comments
     are all kept."""
-    rels = _parse_rels(pkg.text(_rels_path(part)) or "", part)
+    rels = parse_rels(pkg.text(rels_path(part)) or "", part)
     by_id = {r.id: r for r in rels}
     comments = next((r.target for r in rels if r.type.endswith("/comments")), None)
     legacy = re.search(r"<(?:\w+:)?legacyDrawing\b[^>]*>", xml)
@@ -225,7 +228,7 @@ def _comment_cells(text: str) -> dict[tuple[int, int], int]:
     p = _prefix(text, "comments")
     out = {}
     for m in re.finditer(rf"<{p}comment\b[^>]*>", text):
-        cell = _cell(_attr(m.group(0), "ref") or "")
+        cell = _cell(attr(m.group(0), "ref") or "")
         if cell is not None and cell not in out:
             out[cell] = m.start()
     return out
@@ -306,7 +309,7 @@ def _append_run(text: str, start: int, run: str, p: str) -> str:
 
 def _add_rel(pkg: Package, part: str, kind: str, target: str) -> str:
     """Relate `part` to the new part `target` (its rels made when it has none); the Id."""
-    path = _rels_path(part)
+    path = rels_path(part)
     rels = pkg.text(path) or (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns='
         '"http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>'

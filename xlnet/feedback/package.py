@@ -3,7 +3,6 @@ graded blocks (styles and worksheet parts) and the notes (comments, VML, rels, c
 
 from __future__ import annotations
 
-import posixpath
 import re
 import zipfile
 from pathlib import Path
@@ -11,34 +10,36 @@ from pathlib import Path
 from .. import a1
 from ..outfile import atomic_write
 from .marks import Mark
-from .notes import Note, Package, add_notes
+from .notes import Note, Package, Rel, add_notes, attr, parse_rels, rels_path
 
 WRONG_FILL = "FFFBE3E3"  # light enough that the values stay readable
 RIGHT_FILL = "FFE8F4E1"
 
 
-def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> worksheet part, from the workbook part and its rels."""
-    wb = z.read("xl/workbook.xml").decode("utf-8")
-    rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8")
-    targets = {}
-    for m in re.finditer(r"<Relationship\b[^>]*>", rels):
-        rid, target = _attr(m.group(0), "Id"), _attr(m.group(0), "Target")
-        if rid and target:
-            full = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            targets[rid] = posixpath.normpath(full)
+def _parts(z: zipfile.ZipFile) -> tuple[dict[str, str], str]:
+    """Sheet name -> worksheet part, and the styles part: found from the package's rels, as
+    Excel finds them (the workbook part need not be xl/workbook.xml)."""
+    names = set(z.namelist())
+
+    def rels(owner: str) -> list[Rel]:
+        path = rels_path(owner)
+        return parse_rels(z.read(path).decode("utf-8"), owner) if path in names else []
+
+    book = next((r.target for r in rels("") if r.type.endswith("/officeDocument")), "")
+    if book not in names:
+        raise ValueError("no workbook part")
+    targets = {r.id: r for r in rels(book)}
+    styles = next((r.target for r in targets.values() if r.type.endswith("/styles")), "")
+    if styles not in names:
+        raise ValueError("no styles part")
     out = {}
-    for m in re.finditer(r"<(?:\w+:)?sheet\b[^>]*>", wb):
-        rid = re.search(r'\br?:?id="([^"]*)"', m.group(0).replace("sheetId", ""))
-        name = _attr(m.group(0), "name")
-        if rid and name is not None and rid.group(1) in targets:
-            out[_unescape(name)] = targets[rid.group(1)]
-    return out
-
-
-def _attr(tag: str, name: str) -> str | None:
-    m = re.search(rf'\s{name}="([^"]*)"', tag)
-    return m.group(1) if m else None
+    for m in re.finditer(r"<(?:\w+:)?sheet\b[^>]*>", z.read(book).decode("utf-8")):
+        tag = m.group(0).replace("sheetId", "")
+        rid = re.search(r"\s(?:\w+:)?id\s*=\s*([\"'])(.*?)\1", tag)
+        name = attr(tag, "name")
+        if rid and name is not None and rid.group(2) in targets:
+            out[_unescape(name)] = targets[rid.group(2)].target
+    return out, styles
 
 
 def _unescape(s: str) -> str:
@@ -127,16 +128,16 @@ def _fill_cells(xml: str, fills: dict[tuple[int, int], str], styles: _Styles) ->
 
     def one(m: re.Match) -> str:
         tag = m.group(0)
-        ref = _attr(tag, "r")
+        ref = attr(tag, "r")
         if ref is None:
             return tag
         rgb = fills.get(a1.parse_cell(ref))
         if rgb is None:
             return tag
         held.add(a1.parse_cell(ref))
-        s = int(_attr(tag, "s") or 0)
+        s = int(attr(tag, "s") or 0)
         new = styles.marked(s, rgb)
-        if _attr(tag, "s") is not None:
+        if attr(tag, "s") is not None:
             return re.sub(r'\ss="\d*"', f' s="{new}"', tag)
         return tag[:2] + f' s="{new}"' + tag[2:]
 
@@ -169,12 +170,12 @@ def _insert_blank(xml: str, blank: dict[int, list[tuple[int, str]]]) -> str:
     for row in rows:
         head = re.match(r"<row\b[^>]*?(/?)>", row)
         assert head is not None
-        r = int(_attr(head.group(0), "r") or 0) - 1
+        r = int(attr(head.group(0), "r") or 0) - 1
         new_rows(r)
         if pending and pending[0] == r:
             pending.pop(0)
             cells = re.findall(r"<c\b[^>]*/>|<c\b[^>]*>.*?</c>", row, re.S)
-            keyed = [(a1.parse_cell(_attr(c, "r") or "A1")[1], c) for c in cells] + blank[r]
+            keyed = [(a1.parse_cell(attr(c, "r") or "A1")[1], c) for c in cells] + blank[r]
             merged = "".join(c for _, c in sorted(keyed, key=lambda kc: kc[0]))
             tag = head.group(0)[:-2] + ">" if head.group(1) else head.group(0)
             tag = re.sub(r'\sspans="[^"]*"', "", tag)  # the row now spans other columns
@@ -189,9 +190,9 @@ def write_annotated(src: Path, out: Path, marks: dict[str, list[Mark]]) -> None:
     with zipfile.ZipFile(src) as z:
         parts = {i.filename: z.read(i.filename) for i in z.infolist()}
         infos = z.infolist()
-        sheets = _sheet_parts(z)
+        sheets, styles_part = _parts(z)
     changed: dict[str, bytes] = {}
-    styles = _Styles(parts["xl/styles.xml"].decode("utf-8"))
+    styles = _Styles(parts[styles_part].decode("utf-8"))
     pkg = Package(parts, changed, parts["[Content_Types].xml"].decode("utf-8"))
     for name, sheet_marks in marks.items():
         part = sheets.get(name)
@@ -211,7 +212,7 @@ def write_annotated(src: Path, out: Path, marks: dict[str, list[Mark]]) -> None:
         if notes:
             xml = add_notes(pkg, part, xml, notes)
         changed[part] = xml.encode("utf-8")
-    changed["xl/styles.xml"] = styles.text().encode("utf-8")
+    changed[styles_part] = styles.text().encode("utf-8")
     changed["[Content_Types].xml"] = pkg.ct.encode("utf-8")
 
     def write(tmp: str) -> None:
